@@ -1,0 +1,268 @@
+"""The `nocontact` command. Thin: parse arguments, call plain functions, map errors to exit codes.
+
+Exit codes: 0 done; 1 the operation failed; 2 bad usage or bad config (names file, key, problem).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from nocontact.errors import ConfigError, NoContactError, UsageError, WrongPassphrase
+from nocontact.logging import setup_logging
+from nocontact.runtime import Runtime, config_path_for, resolve_home
+
+log = logging.getLogger("nocontact")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def ask_passphrase(prompt: str = "Passphrase: ", *, confirm: bool = False) -> str:
+    """From NOCONTACT_PASSPHRASE (automation) or a hidden prompt."""
+    env = os.environ.get("NOCONTACT_PASSPHRASE")
+    if env is not None:
+        return env
+    if not sys.stdin.isatty():
+        raise UsageError("no terminal to ask for the passphrase; set NOCONTACT_PASSPHRASE")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Once more, to be sure: ") != first:
+        raise UsageError("the two passphrases differ; nothing was changed")
+    return first
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    home = resolve_home(getattr(args, "home", None))
+    return home, config_path_for(home, getattr(args, "config", None))
+
+
+def open_runtime(args: argparse.Namespace) -> Runtime:
+    home, config = _paths(args)
+    return Runtime.open(home, config)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from nocontact.initialise import initialise, is_initialised
+
+    home, config = _paths(args)
+    passphrase = None
+    if not is_initialised(home, config):
+        print(f"Setting up No Contact in {home}.")
+        print("Choose a passphrase (12 characters or more). You will use it to sign in,")
+        print("and again whenever you choose to open the held messages.")
+        passphrase = ask_passphrase("New passphrase: ", confirm=True)
+    result = initialise(home, config, args.owner, passphrase)
+    if result.created_config:
+        print(f"Wrote the settings file {config}.")
+    if result.created_owner:
+        print(f"Created the account {args.owner!r}.")
+    else:
+        print(f"{home} was already set up; nothing was overwritten.")
+    if result.recovery_code:
+        print()
+        print("Your recovery code (shown only this once; write it down and keep it safe):")
+        print()
+        print(f"    {result.recovery_code}")
+        print()
+        print("If you ever forget your passphrase, this code still opens your evidence.")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from nocontact.run import run
+
+    run(open_runtime(args))
+    return 0
+
+
+def cmd_people_add(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.people.service import add_person
+
+    rt = open_runtime(args)
+    with transaction(rt.engine) as s:
+        add_person(
+            s,
+            rt.household_id,
+            args.name,
+            args.relation,
+            emails=args.email,
+            phones=args.phone,
+            domains=args.domain,
+            aliases=args.alias,
+            note=args.note,
+        )
+    print(f"Added {args.name} ({args.relation}).")
+    return 0
+
+
+def cmd_people_list(args: argparse.Namespace) -> int:
+    from nocontact.people.service import list_people
+
+    rt = open_runtime(args)
+    with Session(rt.engine) as s:
+        people = list_people(s, rt.household_id)
+    if args.json:
+        keys = ("name", "relation", "emails", "phones", "domains", "aliases")
+        print(json.dumps([{k: p[k] for k in keys} for p in people]))
+        return 0
+    if not people:
+        print("Nobody is on the list yet.")
+    for p in people:
+        idents = ", ".join(p["emails"] + p["phones"] + p["domains"] + p["aliases"])
+        print(f"{p['name']} ({p['relation']}): {idents}")
+    return 0
+
+
+def cmd_people_remove(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.people.service import remove_person
+
+    rt = open_runtime(args)
+    with transaction(rt.engine) as s:
+        remove_person(s, rt.household_id, args.name)
+    print(f"Removed {args.name}. Messages already kept stay in the vault.")
+    return 0
+
+
+def vault_counts(rt: Runtime) -> dict[str, Any]:
+    from nocontact.models import VaultItem
+
+    with Session(rt.engine) as s:
+        base = select(func.count()).select_from(VaultItem)
+        base = base.where(VaultItem.household_id == rt.household_id)
+        total = s.exec(base).one()
+        unopened = s.exec(base.where(VaultItem.status == "unopened")).one()
+        by = {ch: s.exec(base.where(VaultItem.channel == ch)).one() for ch in ("email", "sms")}
+    return {"items": total, "unopened": unopened, "by_channel": by}
+
+
+def cmd_vault_status(args: argparse.Namespace) -> int:
+    counts = vault_counts(open_runtime(args))
+    if args.json:
+        print(json.dumps(counts))
+    else:
+        print(
+            f"{counts['items']} kept ({counts['by_channel']['email']} email, "
+            f"{counts['by_channel']['sms']} texts); {counts['unopened']} never opened."
+        )
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.users import add_user
+
+    rt = open_runtime(args)
+    passphrase = ask_passphrase(f"Passphrase for {args.name}: ", confirm=True)
+    with transaction(rt.engine) as s:
+        add_user(s, rt.household_id, args.name, args.role, passphrase)
+    print(f"Added {args.name} as {args.role}. New items are sealed to them from now on;")
+    print("older items become readable to them the next time the owner opens the vault.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from nocontact.demo import run_demo
+
+    summary = run_demo(open_runtime(args))
+    print(
+        f"Demo: added {summary.people_added} sample people; messages: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(summary.results.items()))
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's copy of the option must not reset a value given before it
+    common.add_argument(
+        "--home",
+        default=argparse.SUPPRESS,
+        help="the data folder (env NOCONTACT_HOME, default ./var)",
+    )
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="settings file (default <home>/nocontact.toml)"
+    )
+
+    p = argparse.ArgumentParser(
+        prog="nocontact",
+        parents=[common],
+        description="Keep messages from the people on your list away from you, sealed as evidence.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Handler, help: str, parent: Any = sub) -> argparse.ArgumentParser:
+        sp: argparse.ArgumentParser = parent.add_parser(name, help=help, parents=[common])
+        sp.set_defaults(handler=handler)
+        return sp
+
+    sp = add("init", cmd_init, "set up a home: settings, database, keys, the owner account")
+    sp.add_argument("--owner", default="owner", help="the owner's user name (default owner)")
+    add("run", cmd_run, "run everything configured: web, webhooks, SMTP front, mail watching")
+
+    people = sub.add_parser("people", help="the people on your list", parents=[common])
+    psub = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
+    sp = add("add", cmd_people_add, "add a person", psub)
+    sp.add_argument("name")
+    sp.add_argument("--relation", required=True, choices=["abuser", "ally", "coparent"])
+    for flag in ("email", "phone", "domain", "alias"):
+        sp.add_argument(f"--{flag}", action="append", default=[], metavar=flag.upper())
+    sp.add_argument("--note", default="")
+    sp = add("list", cmd_people_list, "list people", psub)
+    sp.add_argument("--json", action="store_true")
+    sp = add("remove", cmd_people_remove, "remove a person (kept items stay)", psub)
+    sp.add_argument("name")
+
+    vault = sub.add_parser("vault", help="the evidence vault", parents=[common])
+    vsub = vault.add_subparsers(dest="vault_command", required=True, metavar="ACTION")
+    sp = add("status", cmd_vault_status, "counts only; opens nothing", vsub)
+    sp.add_argument("--json", action="store_true")
+
+    users = sub.add_parser("users", help="accounts", parents=[common])
+    usub = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    sp = add("add", cmd_users_add, "add a trusted reviewer", usub)
+    sp.add_argument("name")
+    sp.add_argument("--role", required=True, choices=["reviewer"])
+
+    add("demo", cmd_demo, "put sample messages through the intake")
+    for extend in extensions():
+        extend(sub, add)
+    return p
+
+
+def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
+    """Commands that live with their feature (poll, export, verify) register here."""
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    setup_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        handler: Handler = args.handler
+        return handler(args)
+    except ConfigError as e:
+        print(f"nocontact: bad config: {e}", file=sys.stderr)
+        return 2
+    except WrongPassphrase as e:
+        print(f"nocontact: {e}", file=sys.stderr)
+        return 1
+    except UsageError as e:
+        print(f"nocontact: {e}", file=sys.stderr)
+        return 2
+    except NoContactError as e:
+        print(f"nocontact: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,265 @@
+"""Configuration: one TOML file, secrets from the environment or files, validated strictly.
+
+Unknown keys are refused (a typo must not silently disable protection). Every error names the
+file, the dotted key and the problem, and the CLI turns it into exit code 2.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from nocontact.errors import ConfigError
+
+DEFAULT_HOME = "./var"
+CONFIG_NAME = "nocontact.toml"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(Strict):
+    """A secret given inline, by environment variable or by file; resolved only when needed."""
+
+    def secret(self, field: str) -> str | None:
+        inline = getattr(self, field, None)
+        env = getattr(self, f"{field}_env", None)
+        file = getattr(self, f"{field}_file", None)
+        if inline:
+            return str(inline)
+        if env:
+            value = os.environ.get(env)
+            if value is None:
+                raise ConfigError("environment", env, f"not set (needed for {field})")
+            return value
+        if file:
+            try:
+                return Path(file).read_text().strip()
+            except OSError as e:
+                raise ConfigError(str(file), f"{field}_file", f"cannot be read: {e}") from e
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HouseholdConfig(Strict):
+    name: str = "home"
+    default_region: str = Field("GB", min_length=2, max_length=2)  # for phone numbers without +
+    timezone: str = "UTC"
+
+
+class WebConfig(Strict):
+    listen: str = "127.0.0.1:8080"
+    public_url: str | None = None  # what SMS gateways sign; defaults to http://<listen>
+    show_counts: bool = False
+    vault_cooldown_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
+    session_idle_minutes: int = Field(15, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(12, ge=1, le=24 * 7)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        split_listen(v)
+        return v
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = split_listen(self.listen)
+        return f"http://{host}:{port}"
+
+
+class DatabaseConfig(Strict):
+    url: str | None = None  # default: sqlite file in the home
+
+
+class ImapAccount(SecretRef):
+    name: str = Field(min_length=1)
+    host: str
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str
+    password: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    oauth2_token_env: str | None = None  # XOAUTH2 access token (Gmail, Microsoft 365)
+    oauth2_token_file: str | None = None
+    folders: list[str] = Field(default_factory=lambda: ["INBOX"], min_length=1)
+    mode: Literal["idle", "poll"] = "idle"
+    poll_seconds: int = Field(60, ge=5, le=86400)
+    quarantine_folder: str = "Held"
+    after_quarantine: Literal["move", "delete"] = "move"
+    timeout_seconds: float = Field(30.0, gt=0, le=600)
+    ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _checks(self) -> ImapAccount:
+        if self.security == "none" and not _is_loopback(self.host):
+            raise ValueError("security = 'none' is only allowed for a loopback host")
+        if self.quarantine_folder.strip().lower() in {"trash", "junk", "spam", "deleted items"}:
+            raise ValueError("quarantine_folder must not be Trash, Junk or Spam (they are purged)")
+        given = [self.password, self.password_env, self.password_file]
+        given += [self.oauth2_token_env, self.oauth2_token_file]
+        if sum(x is not None for x in given) != 1:
+            raise ValueError(
+                "give exactly one of password, password_env, password_file, "
+                "oauth2_token_env, oauth2_token_file"
+            )
+        return self
+
+    def oauth2_token(self) -> str | None:
+        return self.secret("oauth2_token")
+
+
+class SmtpConfig(SecretRef):
+    listen: str = "127.0.0.1:2525"
+    deliver_to: str = "lmtp://127.0.0.1:24"
+    hostname: str = "nocontact.local"
+    max_message_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    downstream_starttls: bool = False
+    downstream_username: str | None = None
+    downstream_password: str | None = None
+    downstream_password_env: str | None = None
+    downstream_password_file: str | None = None
+    timeout_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        split_listen(v)
+        return v
+
+    @field_validator("deliver_to")
+    @classmethod
+    def _deliver_to(cls, v: str) -> str:
+        if not (v.startswith("lmtp://") or v.startswith("smtp://")):
+            raise ValueError("must start with lmtp:// or smtp://")
+        split_listen(v.split("://", 1)[1])
+        return v
+
+
+class TwilioConfig(SecretRef):
+    auth_token: str | None = None
+    auth_token_env: str | None = None
+    auth_token_file: str | None = None
+    account_sid: str | None = None
+
+
+class TelnyxConfig(Strict):
+    public_key: str  # base64 Ed25519 public key from the Telnyx portal
+    tolerance_seconds: int = Field(300, ge=1)
+
+
+class SigningKeyConfig(SecretRef):
+    signing_key: str | None = None
+    signing_key_env: str | None = None
+    signing_key_file: str | None = None
+    tolerance_seconds: int = Field(300, ge=1)
+
+
+class ForwardConfig(SecretRef):
+    """Where allowed texts go: the survivor's own phone, through an outbound gateway."""
+
+    via: Literal["twilio", "android_gateway"]
+    to: str
+    from_number: str | None = None
+    api_url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+
+
+class SmsConfig(Strict):
+    twilio: TwilioConfig | None = None
+    telnyx: TelnyxConfig | None = None
+    android_gateway: SigningKeyConfig | None = None
+    httpsms: SigningKeyConfig | None = None
+    generic: SigningKeyConfig | None = None
+    forward: ForwardConfig | None = None
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+
+
+class NotifyConfig(SecretRef):
+    """Outbound mail for content-free notices (reviewer digests, urgent tags)."""
+
+    smtp_url: str = "smtp://127.0.0.1:25"
+    from_address: str = "nocontact@localhost"
+    username: str | None = None
+    password: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    starttls: bool = False
+
+
+class Config(Strict):
+    household: HouseholdConfig = HouseholdConfig()
+    web: WebConfig = WebConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    imap: list[ImapAccount] = Field(default_factory=list)
+    smtp: SmtpConfig | None = None
+    sms: SmsConfig = SmsConfig()
+    notify: NotifyConfig | None = None
+    checkpoint_minutes: Annotated[int, Field(ge=1)] = 60
+
+    @model_validator(mode="after")
+    def _unique_accounts(self) -> Config:
+        names = [a.name for a in self.imap]
+        if len(names) != len(set(names)):
+            raise ValueError("imap account names must be unique")
+        return self
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def _key_of(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_config(text: str, *, file: str) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(file, "(syntax)", str(e)) from e
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = _key_of(tuple(first["loc"]))
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(file, key, msg) from e
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), "(file)", "not found; run `nocontact init` first") from e
+    except OSError as e:
+        raise ConfigError(str(path), "(file)", f"cannot be read: {e}") from e
+    return parse_config(text, file=str(path))

@@ -1,0 +1,38 @@
+"""Background jobs on APScheduler 3: ledger checkpoints now; channel polls register here too.
+
+APScheduler 3 cannot share a job store between processes, so each process schedules only its
+own work (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from nocontact.db import transaction
+from nocontact.runtime import Runtime
+from nocontact.vault import ledger
+
+log = logging.getLogger(__name__)
+
+
+def checkpoint_job(rt: Runtime) -> None:
+    try:
+        with transaction(rt.engine) as s:
+            cp = ledger.checkpoint(s, rt.household_id, rt.signer)
+        log.info("ledger checkpoint at entry %s", cp.seq)
+    except Exception:  # loop boundary: a failed checkpoint must not stop the scheduler
+        log.exception("ledger checkpoint failed")
+
+
+def make_scheduler(rt: Runtime) -> BackgroundScheduler:
+    sched = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    sched.add_job(
+        checkpoint_job,
+        "interval",
+        minutes=rt.config.checkpoint_minutes,
+        args=[rt],
+        id="checkpoint",
+    )
+    return sched

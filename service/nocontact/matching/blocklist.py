@@ -1,0 +1,68 @@
+"""The list, indexed by normalised key so a decision costs the same with 10 or 10,000 entries."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from nocontact.people.normalise import InvalidIdentifier, email_lookalike_key
+
+RELATION_RANK = {"abuser": 0, "ally": 1, "coparent": 2}
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class ListedPerson:
+    id: int
+    name: str
+    relation: str
+
+
+@dataclass(frozen=True)
+class ListedIdentifier:
+    id: int
+    person: ListedPerson
+    kind: str
+    normalised: str
+
+
+def alias_words(skeleton_text: str) -> str:
+    return " ".join(_WORD.findall(skeleton_text))
+
+
+@dataclass
+class BlockList:
+    region: str = "GB"
+    email: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    domain: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    phone: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    alias: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    email_lookalike: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    max_alias_words: int = 0
+
+    @classmethod
+    def build(cls, identifiers: Iterable[ListedIdentifier], *, region: str) -> BlockList:
+        bl = cls(region=region)
+        for ident in identifiers:
+            if ident.person.relation not in RELATION_RANK:
+                continue
+            if ident.kind == "alias":
+                key = alias_words(ident.normalised)
+                if key:
+                    bl.alias.setdefault(key, []).append(ident)
+                    bl.max_alias_words = max(bl.max_alias_words, key.count(" ") + 1)
+                continue
+            table: dict[str, list[ListedIdentifier]] = getattr(bl, ident.kind)
+            table.setdefault(ident.normalised, []).append(ident)
+            if ident.kind == "email":
+                try:
+                    look = email_lookalike_key(ident.normalised)
+                except InvalidIdentifier:
+                    continue
+                bl.email_lookalike.setdefault(look, []).append(ident)
+        return bl
+
+    def __len__(self) -> int:
+        tables = (self.email, self.domain, self.phone, self.alias)
+        return sum(len(v) for t in tables for v in t.values())

@@ -1,0 +1,74 @@
+"""Confusable skeletons (in the spirit of Unicode TS #39): "Јоn" (Cyrillic) and "Jon" agree.
+
+The confusables table comes from the ``confusable_homoglyphs`` package (Unicode's
+confusables.txt as JSON). Characters that are confusable with one another are joined into one
+class; each class is represented by its ASCII member where it has one. The skeleton is then
+case- and space-folded, so "J0N  smith" and "jon smith" compare equal.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+
+# Sequences that read as one letter; UTS #39 maps these too.
+_DIGRAPHS = (("rn", "m"), ("vv", "w"), ("cl", "d"))
+_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\u00ad"}
+
+
+def _rank(ch: str) -> tuple[int, int]:
+    # prefer ASCII letters (lower case first), then other ASCII, then the lowest code point
+    if ch.isascii() and ch.isalpha():
+        return (0 if ch.islower() else 1, ord(ch))
+    if ch.isascii():
+        return (2, ord(ch))
+    return (3, ord(ch))
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, str]:
+    raw = json.loads((resources.files("confusable_homoglyphs") / "confusables.json").read_text())
+    parent: dict[str, str] = {}
+
+    def find(c: str) -> str:
+        while parent.get(c, c) != c:
+            parent[c] = parent.get(parent[c], parent[c])
+            c = parent[c]
+        return c
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            lo, hi = sorted((ra, rb), key=_rank)
+            parent[hi] = lo
+            parent.setdefault(lo, lo)
+
+    for key, entries in raw.items():
+        if len(key) != 1:
+            continue
+        for entry in entries:
+            c = "".join(ch for ch in entry["c"] if ch not in _INVISIBLE)
+            if len(c) == 1:
+                union(key, c)
+    return {c: find(c) for c in parent if find(c) != c}
+
+
+def fold(text: str) -> str:
+    """Case and space folding with compatibility normalisation (NFKC)."""
+    text = "".join(ch for ch in text if ch not in _INVISIBLE)
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def skeleton(text: str) -> str:
+    table = _table()
+    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
+    mapped = "".join(table.get(ch, ch) for ch in text)
+    # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
+    decomposed = unicodedata.normalize("NFD", mapped.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    out = "".join(table.get(ch, ch) for ch in bare).casefold()
+    for seq, letter in _DIGRAPHS:
+        out = out.replace(seq, letter)
+    return " ".join(out.split())

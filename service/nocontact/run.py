@@ -1,0 +1,80 @@
+"""`nocontact run`: everything configured, in one process, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Iterator
+
+import uvicorn
+
+from nocontact.config import split_listen
+from nocontact.intake import Intake
+from nocontact.jobs import make_scheduler
+from nocontact.runtime import Runtime
+from nocontact.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+# A channel starter gets the runtime and the shared intake and returns an async "stop".
+Stop = Callable[[], Awaitable[None]]
+Starter = Callable[[Runtime, Intake], Awaitable[Stop | None]]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: this process stops channels first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def channel_starters() -> list[Starter]:
+    """Channels register here (SMTP front, IMAP watchers); each starts only if configured."""
+    return []
+
+
+async def serve(rt: Runtime) -> None:
+    intake = Intake(rt)
+    app = create_app(rt, intake)
+    host, port = split_listen(rt.config.web.listen)
+    server = _Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            server_header=False,
+            date_header=False,
+        )
+    )
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_event.set)
+
+    scheduler = make_scheduler(rt)
+    scheduler.start()
+    stops: list[Stop] = []
+    for start in channel_starters():
+        stop = await start(rt, intake)
+        if stop is not None:
+            stops.append(stop)
+
+    web = asyncio.create_task(server.serve())
+    log.info("No Contact is running; web on %s:%s", host, port)
+    waiter = asyncio.create_task(stop_event.wait())
+    await asyncio.wait({web, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    log.info("stopping")
+    server.should_exit = True
+    for stop in reversed(stops):
+        await stop()
+    scheduler.shutdown(wait=False)
+    await web
+
+
+def run(rt: Runtime) -> None:
+    asyncio.run(serve(rt))

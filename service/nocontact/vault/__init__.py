@@ -1,0 +1,1 @@
+"""The evidence vault: sealing (age), the blob store, the ledger and its checkpoints."""

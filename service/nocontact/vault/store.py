@@ -1,0 +1,87 @@
+"""Sealing an item into the vault, and opening it again with a holder's identity."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from nocontact.errors import VaultError
+from nocontact.models import ItemKey, Recipient, VaultItem
+from nocontact.vault.blobs import BlobStore
+from nocontact.vault.crypto import new_identity, seal, unseal
+
+
+@dataclass(frozen=True)
+class Sealed:
+    blob: str  # address of the sealed original
+    sealed_meta: bytes
+    keys: tuple[tuple[int, bytes], ...]  # (recipient id, item identity sealed to it)
+
+
+def active_recipients(session: Session, household_id: int) -> list[Recipient]:
+    q = select(Recipient).where(Recipient.household_id == household_id, col(Recipient.active))
+    return list(session.exec(q).all())
+
+
+def seal_item(
+    blobs: BlobStore, raw: bytes, meta: dict[str, Any], recipients: list[tuple[int, str]]
+) -> Sealed:
+    """Encrypt and durably write the original; nothing here can read it back."""
+    if not recipients:
+        raise VaultError("the vault has no keys to seal to; run `nocontact init`")
+    identity, public = new_identity()
+    blob = blobs.put(seal(raw, [public]))
+    sealed_meta = seal(json.dumps(meta, ensure_ascii=False).encode(), [public])
+    keys = tuple((rid, seal(identity.encode(), [pub])) for rid, pub in recipients)
+    return Sealed(blob, sealed_meta, keys)
+
+
+def item_identity(session: Session, item: VaultItem, recipient_id: int, identity: str) -> str:
+    key = session.get(ItemKey, (item.id, recipient_id))
+    if key is None:
+        raise VaultError(f"item {item.id} is not sealed to this key")
+    return unseal(key.wrapped, identity).decode()
+
+
+def open_item(
+    session: Session, blobs: BlobStore, item: VaultItem, recipient_id: int, identity: str
+) -> tuple[bytes, dict[str, Any]]:
+    """The original bytes and the sealed metadata. The caller records the access."""
+    ident = item_identity(session, item, recipient_id, identity)
+    raw = unseal(blobs.get(item.blob), ident)
+    meta = json.loads(unseal(item.sealed_meta, ident))
+    return raw, meta
+
+
+def rewrap_missing(
+    session: Session, household_id: int, holder_recipient_id: int, identity: str
+) -> int:
+    """Give every active recipient the item keys it lacks (a reviewer added later).
+
+    Runs when the owner unlocks; returns how many keys were added. The caller commits.
+    """
+    added = 0
+    recipients = active_recipients(session, household_id)
+    items = session.exec(select(VaultItem).where(VaultItem.household_id == household_id)).all()
+    for item in items:
+        have = {
+            k.recipient_id
+            for k in session.exec(select(ItemKey).where(ItemKey.item_id == item.id)).all()
+        }
+        missing = [r for r in recipients if r.id not in have and r.id is not None]
+        if not missing or holder_recipient_id not in have:
+            continue
+        ident = item_identity(session, item, holder_recipient_id, identity)
+        for r in missing:
+            assert r.id is not None and item.id is not None
+            session.add(
+                ItemKey(
+                    item_id=item.id, recipient_id=r.id, wrapped=seal(ident.encode(), [r.public_key])
+                )
+            )
+            added += 1
+    session.flush()
+    return added
