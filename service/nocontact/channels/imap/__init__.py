@@ -1,0 +1,1 @@
+"""IMAP: watch mailboxes, take listed senders away unread."""

@@ -1,0 +1,1 @@
+"""SMS gateways: one module per provider, same interface; forwarders."""

@@ -1,0 +1,1 @@
+"""Evidence export: the bundle, the report, the incident log, verification."""
