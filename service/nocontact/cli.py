@@ -242,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Commands that live with their feature (poll, export, verify) register here."""
-    return []
+    from nocontact.export.cli import register as export_commands
+
+    return [export_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,97 @@
+"""A home with people on the list and real intakes (the one pipeline every channel calls)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from nocontact.db import transaction
+from nocontact.export.bundle import export_bundle
+from nocontact.export.scope import ExportFilters
+from nocontact.intake import InboundMessage, Intake
+from nocontact.matching.facts import facts_from_email, facts_from_sms
+from nocontact.people.service import add_person
+from nocontact.runtime import Runtime
+from nocontact.users import find_user, unlock
+from sqlmodel import Session
+from tests.conftest import PASSPHRASE
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+NON_LATIN = "Дмитрий Петров"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    rt: Runtime
+    item_ids: dict[str, int]  # sample name -> vault item id
+    sha256: dict[str, str]
+
+
+def seed(rt: Runtime) -> Seeded:
+    with transaction(rt.engine) as s:
+        add_person(s, rt.household_id, NON_LATIN, "abuser", emails=["dmitri@example.ru"])
+        add_person(
+            s,
+            rt.household_id,
+            "Jordan Reed",
+            "abuser",
+            phones=["+44 7700 900123"],
+            aliases=["Jordan Reed"],
+        )
+        add_person(s, rt.household_id, "Sam Reed", "ally", emails=["sam.reed@example.org"])
+    intake = Intake(rt)
+    ids: dict[str, int] = {}
+    shas: dict[str, str] = {}
+    emails = [
+        ("direct", "export-direct.eml", datetime(2026, 11, 3, 21, 14, 5, tzinfo=UTC)),
+        ("thirdparty", "export-thirdparty.eml", datetime(2026, 11, 4, 8, 2, tzinfo=UTC)),
+        ("review", "export-review.eml", datetime(2026, 11, 5, 12, 30, tzinfo=UTC)),
+    ]
+    for name, file, at in emails:
+        raw = (DATA / file).read_bytes()
+        r = intake.process(
+            InboundMessage("email", raw, f"test:{file}", facts_from_email(raw), received_at=at)
+        )
+        assert r.item_id is not None, name
+        ids[name], shas[name] = r.item_id, r.sha256
+    raw = (DATA / "export-sms-twilio.json").read_bytes()
+    form = json.loads(raw)["form"]
+    r = intake.process(
+        InboundMessage(
+            "sms",
+            raw,
+            "twilio:SMexport0001",
+            facts_from_sms(form["From"], form["Body"]),
+            received_at=datetime(2026, 11, 6, 19, 45, tzinfo=UTC),
+        )
+    )
+    assert r.item_id is not None
+    ids["sms"], shas["sms"] = r.item_id, r.sha256
+    # allowed mail is not kept; it must not appear in the bundle or the ledger
+    raw = b"From: Library <news@library.example>\r\nSubject: hours\r\n\r\nOpen late.\r\n"
+    assert not intake.process(InboundMessage("email", raw, "test:lib", facts_from_email(raw))).kept
+    return Seeded(rt, ids, shas)
+
+
+def owner_key(rt: Runtime) -> tuple[int, str]:
+    with Session(rt.engine) as s:
+        user = find_user(s, rt.household_id, "owner")
+        assert user is not None
+        return user.recipient_id, unlock(s, user, PASSPHRASE)
+
+
+@pytest.fixture
+def seeded(rt: Runtime) -> Seeded:
+    return seed(rt)
+
+
+@pytest.fixture
+def bundle(seeded: Seeded, tmp_path: Path) -> Path:
+    out = tmp_path / "evidence.zip"
+    rid, ident = owner_key(seeded.rt)
+    export_bundle(seeded.rt, out, rid, ident, ExportFilters(), "owner")
+    return out
