@@ -33,7 +33,9 @@ from nocontact.export.encrypt import BundleKey, encrypt_file
 from nocontact.export.incidents import IncidentLog
 from nocontact.export.instructions import verify_text
 from nocontact.export.manifest import ItemRecord
-from nocontact.export.report import Cover, HtmlReport, PdfReport
+from nocontact.export.report import Cover
+from nocontact.export.report_html import HtmlReport
+from nocontact.export.report_pdf import PdfReport
 from nocontact.export.scope import ExportFilters, batches, item_ids
 from nocontact.models import Household, VaultItem
 from nocontact.vault import ledger
@@ -58,7 +60,7 @@ class _Pending:
     record: ItemRecord
     blob: str
     identity: str
-    sealed_meta: bytes
+    sms_text: str | None  # a gateway's text as given in the sealed metadata, if any
 
 
 def _received(item: VaultItem) -> str:
@@ -99,7 +101,8 @@ def _first_pass(
                 file=_file_name(len(pending) + 1, item),
                 ledger_seq=item.ledger_seq,
             )
-            pending.append(_Pending(rec, item.blob, ident, item.sealed_meta))
+            text = meta.get("text")
+            pending.append(_Pending(rec, item.blob, ident, text if isinstance(text, str) else None))
     return pending
 
 
@@ -287,8 +290,7 @@ def _write(
             if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                 raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
             z.put(p.record.file, raw)
-            meta = json.loads(unseal(p.sealed_meta, p.identity))
-            view = readable(p.record.channel, raw, p.record.sender, meta)
+            view = readable(p.record.channel, raw, p.record.sender, p.sms_text)
             pdf.item(n, p.record, view)
             report.item(n, p.record, view)
             incidents.add(p.record)

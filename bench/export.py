@@ -1,0 +1,153 @@
+"""Export and verify N items (default 10,000): wall time and peak RSS of each, as the user runs
+them (`nocontact export`, `nocontact verify` in a child process, measured with os.wait4).
+
+Seeding goes through the real intake (`Intake.process`, sealed, fsynced, one commit per item),
+so it is slow on purpose; --count makes it smaller. Baselines measured in the same run: a plain
+ZIP of the same originals (zipfile, no crypto, no report) and SHA-256 over the same bytes, the
+floors the export and the verify cannot beat. Memory flatness: the export is also run on about
+a tenth of the items, and both peaks are printed. Target: export and verify <= 30 s each.
+
+    .venv/bin/python bench/export.py [--count 10000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from nocontact.db import transaction
+from nocontact.initialise import initialise
+from nocontact.intake import InboundMessage, Intake
+from nocontact.matching.facts import facts_from_email, facts_from_sms
+from nocontact.people.service import add_person
+from nocontact.runtime import Runtime
+
+PASSPHRASE = "bench passphrase, not secret"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+STEP = timedelta(minutes=10)
+BODY = (
+    "I saw your car outside the school again today. You cannot keep ignoring me, and you know "
+    "what happens when you do. Call me back tonight or I will come round. "
+) * 6
+
+
+def message(n: int) -> InboundMessage:
+    at = START + n * STEP
+    if n % 5 == 4:
+        text = f"Text {n}: answer your phone."
+        raw = (f'{{"From":"+447700900123","Body":"{text}","MessageSid":"SMbench{n:08d}"}}').encode()
+        return InboundMessage(
+            "sms", raw, f"bench:sms:{n}", facts_from_sms("+447700900123", text), received_at=at
+        )
+    sender = "Jordan Reed <jordan@example.net>" if n % 2 else "Sam Reed <sam@example.org>"
+    raw = (
+        f"From: {sender}\r\nTo: you@example.org\r\nSubject: message {n}\r\n"
+        f"Date: {at.strftime('%a, %d %b %Y %H:%M:%S +0000')}\r\n"
+        f"Message-ID: <bench-{n}@example.net>\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{BODY}\r\n"
+    ).encode()
+    return InboundMessage("email", raw, f"bench:email:{n}", facts_from_email(raw), received_at=at)
+
+
+def seed(home: Path, count: int) -> tuple[Runtime, float, list[bytes]]:
+    initialise(home, home / "nocontact.toml", "owner", PASSPHRASE)
+    rt = Runtime.open(home, home / "nocontact.toml")
+    with transaction(rt.engine) as s:
+        add_person(
+            s,
+            rt.household_id,
+            "Jordan Reed",
+            "abuser",
+            emails=["jordan@example.net"],
+            phones=["+44 7700 900123"],
+        )
+        add_person(s, rt.household_id, "Sam Reed", "ally", emails=["sam@example.org"])
+    intake = Intake(rt)
+    originals: list[bytes] = []
+    t0 = time.perf_counter()
+    for n in range(count):
+        msg = message(n)
+        assert intake.process(msg).kept
+        originals.append(msg.raw)
+        if n and n % 1000 == 0:
+            rate = n / (time.perf_counter() - t0)
+            print(f"  seeded {n} ({rate:.0f}/s)", file=sys.stderr, flush=True)
+    return rt, time.perf_counter() - t0, originals
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB (Linux reports KiB) of this one child, its stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, not the sum
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"{cmd[1:3]} failed: {err.read().decode()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024, out.read().decode().strip()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--count", type=int, default=10_000)
+    ap.add_argument("--keep", help="leave the home and bundles in this folder")
+    args = ap.parse_args()
+    root = Path(args.keep or tempfile.mkdtemp(prefix="nocontact-bench-export-"))
+    root.mkdir(parents=True, exist_ok=True)
+    home = root / "home"
+    rt, seed_s, originals = seed(home, args.count)
+    size = sum(len(o) for o in originals)
+    print(
+        f"seeded {args.count} items through the intake in {seed_s:.1f} s "
+        f"({args.count / seed_s:.0f} items/s, {size / 2**20:.1f} MiB of originals)"
+    )
+
+    t0 = time.perf_counter()
+    with zipfile.ZipFile(root / "baseline.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, raw in enumerate(originals):
+            zf.writestr(f"items/{n}.eml", raw)
+    zip_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for raw in originals:
+        hashlib.sha256(raw).hexdigest()
+    sha_s = time.perf_counter() - t0
+    del originals
+    print(f"baseline: plain ZIP of the originals {zip_s:.2f} s; SHA-256 of them {sha_s:.3f} s")
+
+    exe = str(Path(sys.executable).parent / "nocontact")
+    env = {**os.environ, "NOCONTACT_PASSPHRASE": PASSPHRASE, "NOCONTACT_HOME": str(home)}
+    tenth_day = (START + (args.count // 10) * STEP).date() - timedelta(days=1)
+    small = root / "tenth.zip"
+    for old in (small, root / "evidence.zip"):
+        old.unlink(missing_ok=True)
+    w, rss_small, _ = run([exe, "export", "--out", str(small), "--until", str(tenth_day)], env)
+    print(f"export of ~1/10 ({tenth_day} and before): {w:.1f} s, peak RSS {rss_small:.0f} MiB")
+    full = root / "evidence.zip"
+    ex_s, ex_rss, _ = run([exe, "export", "--out", str(full)], env)
+    print(
+        f"export of {args.count}: {ex_s:.1f} s, peak RSS {ex_rss:.0f} MiB, "
+        f"bundle {full.stat().st_size / 2**20:.1f} MiB (target <= 30 s)"
+    )
+    ve_s, ve_rss, line = run([exe, "verify", str(full)], env)
+    print(f"verify of {args.count}: {ve_s:.1f} s, peak RSS {ve_rss:.0f} MiB (target <= 30 s)")
+    print(f"  {line}")
+    rt.engine.dispose()
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()
