@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session
 
 from nocontact.db import transaction
 from nocontact.export.bundle import export_bundle
@@ -17,8 +21,7 @@ from nocontact.matching.facts import facts_from_email, facts_from_sms
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
 from nocontact.users import find_user, unlock
-from sqlmodel import Session
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, make_home
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 NON_LATIN = "Дмитрий Петров"
@@ -89,9 +92,68 @@ def seeded(rt: Runtime) -> Seeded:
     return seed(rt)
 
 
+@dataclass(frozen=True)
+class Shared:
+    seeded: Seeded
+    path: Path  # a bundle of everything, exported once
+    recipient_id: int
+    identity: str
+
+    @property
+    def rt(self) -> Runtime:
+        return self.seeded.rt
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One seeded home, the owner's unlocked key and one bundle per test module (setting up a
+    home and unlocking cost seconds of argon2id and scrypt, on purpose). Tests may export
+    more from it: each export only adds to the ledger."""
+    root = tmp_path_factory.mktemp("export")
+    rt = make_home(root)
+    seeded = seed(rt)
+    out = root / "evidence.zip"
+    rid, ident = owner_key(rt)
+    export_bundle(rt, out, rid, ident, ExportFilters(), "owner")
+    yield Shared(seeded, out, rid, ident)
+    rt.engine.dispose()
+
+
 @pytest.fixture
-def bundle(seeded: Seeded, tmp_path: Path) -> Path:
-    out = tmp_path / "evidence.zip"
-    rid, ident = owner_key(seeded.rt)
-    export_bundle(seeded.rt, out, rid, ident, ExportFilters(), "owner")
-    return out
+def bundle(shared: Shared, tmp_path: Path) -> Path:
+    """A private copy of the module's bundle, free to damage."""
+    copy = tmp_path / "evidence.zip"
+    shutil.copyfile(shared.path, copy)
+    return copy
+
+
+def rewrite_zip(
+    src: Path,
+    dst: Path,
+    *,
+    change: dict[str, bytes | None] | None = None,
+    add: dict[str, bytes] | None = None,
+) -> None:
+    """Copy a ZIP with some members replaced (bytes), removed (None) or added: what someone
+    who unzips, edits and zips again would produce."""
+    change = change or {}
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename in change:
+                data = change[info.filename]
+                if data is not None:
+                    zout.writestr(info.filename, data)
+                continue
+            zout.writestr(info.filename, zin.read(info.filename))
+        for name, data in (add or {}).items():
+            zout.writestr(name, data)
+
+
+def read_member(path: Path, name: str) -> bytes:
+    with zipfile.ZipFile(path) as z:
+        return z.read(name)
+
+
+def member_names(path: Path) -> list[str]:
+    with zipfile.ZipFile(path) as z:
+        return z.namelist()
