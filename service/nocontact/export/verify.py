@@ -13,6 +13,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,8 +121,8 @@ def verify(
     with _reader(Path(path), identity, passphrase) as r:
         try:
             return _check(r)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
-            # a damaged ZIP entry fails its CRC-32 when read
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
+            # a damaged ZIP entry fails to inflate or fails its CRC-32 when read
             raise BundleFault(f"the ZIP file is damaged: {e}") from e
 
 
