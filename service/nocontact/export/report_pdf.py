@@ -30,8 +30,9 @@ _COLUMNS = (10, 36, 14, 60, 40, 20)
 class _Pdf(FPDF):
     def footer(self) -> None:
         self.set_font(FONT, "", 8)
-        text = f"Evidence file · page {self.page_no()} of {self.str_alias_nb_pages}"
-        self.text(LEFT, 290, text)
+        # cell(), not text(): only cell() fills in the page-count alias with a Unicode font
+        self.set_xy(LEFT, 286)
+        self.cell(WIDTH, 6, f"Evidence file · page {self.page_no()} of {{nb}}", align="C")
 
 
 class PdfReport:
