@@ -33,9 +33,9 @@ from nocontact.export.encrypt import BundleKey, encrypt_file
 from nocontact.export.incidents import IncidentLog
 from nocontact.export.instructions import verify_text
 from nocontact.export.manifest import ItemRecord
+from nocontact.export.pdf_worker import PdfWorker
 from nocontact.export.report import Cover
 from nocontact.export.report_html import HtmlReport
-from nocontact.export.report_pdf import PdfReport
 from nocontact.export.scope import ExportFilters, batches, item_ids
 from nocontact.models import Household, VaultItem
 from nocontact.vault import ledger
@@ -197,7 +197,19 @@ def export_bundle(
         }
     with Session(rt.engine) as s:
         lines = ledger.chain(s, hid, upto=export_seq)
-    log.info("export %s: %s items, ledger entry %s", export_seq, len(records), export_seq)
+    plan = _Plan(
+        pending,
+        lines,
+        checkpoint,
+        items_json,
+        items_sha,
+        counts,
+        filters,
+        exported_by,
+        export_at,
+        household_name,
+    )
+    log.info("export: ledger entry %s, %s items", export_seq, len(records))
 
     fd, tmp_name = tempfile.mkstemp(
         dir=out_path.parent, prefix=".nocontact-export-", suffix=".part"
@@ -206,21 +218,7 @@ def export_bundle(
     try:
         with os.fdopen(fd, "w+b") as f:
             z = _Zip(f, datetime.now(UTC))
-            manifest_sha = _write(
-                z,
-                rt,
-                pending,
-                lines,
-                checkpoint,
-                items_json,
-                items_sha,
-                counts,
-                filters,
-                exported_by,
-                export_at,
-                household_name,
-                progress,
-            )
+            manifest_sha = _write(z, rt, plan, out_path.parent, progress)
             z.zf.close()
             f.flush()
             os.fsync(f.fileno())
@@ -247,88 +245,104 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write(
-    z: _Zip,
-    rt: Any,
-    pending: list[_Pending],
-    lines: list[ledger.ChainLine],
-    checkpoint: dict[str, Any],
-    items_json: list[dict[str, Any]],
-    items_sha: str,
-    counts: dict[str, int],
-    filters: ExportFilters,
-    exported_by: str,
-    export_at: str,
-    household_name: str,
-    progress: Progress | None,
-) -> str:
+@dataclass(frozen=True)
+class _Plan:
+    """Everything decided before the second pass: what goes in and how it is described."""
+
+    pending: list[_Pending]
+    lines: list[ledger.ChainLine]
+    checkpoint: dict[str, Any]
+    items_json: list[dict[str, Any]]
+    items_sha: str
+    counts: dict[str, int]
+    filters: ExportFilters
+    exported_by: str
+    export_at: str
+    household: str
+
+    def cover(self, public_pem: str) -> Cover:
+        c = self.counts
+        return Cover(
+            household=self.household,
+            exported_by=self.exported_by,
+            exported_at=self.export_at,
+            scope=self.filters.describe(),
+            counts=[
+                ("Items", str(c["items"])),
+                ("Email / texts", f"{c['email']} / {c['sms']}"),
+                ("Direct / third-party contact", f"{c['direct']} / {c['third-party']}"),
+            ],
+            items_sha256=self.items_sha,
+            ledger_seq=self.lines[-1].seq if self.lines else 0,
+            ledger_head=self.lines[-1].hash if self.lines else "",
+            key_fingerprint=hashlib.sha256(public_pem.encode()).hexdigest(),
+        )
+
+    def manifest(self, files: dict[str, str], sums: bytes, public_pem: str) -> dict[str, Any]:
+        head = self.lines[-1] if self.lines else None
+        return {
+            "format": mf.FORMAT,
+            "household": self.household,
+            "exported_by": self.exported_by,
+            "exported_at": self.export_at,
+            "scope": self.filters.as_dict(),
+            "counts": self.counts,
+            "items": self.items_json,
+            "items_sha256": self.items_sha,
+            "ledger": {
+                "file": mf.LEDGER,
+                "entries": head.seq if head else 0,
+                "head": head.hash if head else "",
+                "export_entry": head.seq if head else 0,
+            },
+            "checkpoint": self.checkpoint,
+            "public_key": public_pem,
+            "files": dict(sorted(files.items())),
+            "sha256sums": hashlib.sha256(sums).hexdigest(),
+            "signature": {
+                "file": mf.SIGNATURE,
+                "algorithm": "Ed25519 (RFC 8032) over manifest.json",
+            },
+        }
+
+
+def _write(z: _Zip, rt: Any, plan: _Plan, workdir: Path, progress: Progress | None) -> str:
+    """Fill the ZIP; returns the manifest's SHA-256. Temporary files go in ``workdir`` (the
+    destination's folder: the person chose to put the evidence in the clear there)."""
     public_pem = rt.signer.public_pem()
-    cover = Cover(
-        household=household_name,
-        exported_by=exported_by,
-        exported_at=export_at,
-        scope=filters.describe(),
-        counts=[
-            ("Items", str(counts["items"])),
-            ("Email / texts", f"{counts['email']} / {counts['sms']}"),
-            ("Direct / third-party contact", f"{counts['direct']} / {counts['third-party']}"),
-        ],
-        items_sha256=items_sha,
-        ledger_seq=lines[-1].seq if lines else 0,
-        ledger_head=lines[-1].hash if lines else "",
-        key_fingerprint=hashlib.sha256(public_pem.encode()).hexdigest(),
-    )
-    records = [p.record for p in pending]
-    pdf = PdfReport(cover)
-    pdf.timeline(records)
+    cover = plan.cover(public_pem)
+    records = [p.record for p in plan.pending]
     incidents = IncidentLog()
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as html_tmp:
-        report = HtmlReport(html_tmp, cover)
-        report.timeline(records)
-        for n, p in enumerate(pending, start=1):
-            raw = unseal(rt.blobs.get(p.blob), p.identity)
-            if hashlib.sha256(raw).hexdigest() != p.record.sha256:
-                raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
-            z.put(p.record.file, raw)
-            view = readable(p.record.channel, raw, p.record.sender, p.sms_text)
-            pdf.item(n, p.record, view)
-            report.item(n, p.record, view)
-            incidents.add(p.record)
-            if progress is not None:
-                progress(n, len(pending))
-        report.finish()
-        html_tmp.flush()
-        with open(html_tmp.fileno(), "rb", closefd=False) as raw_html:
-            raw_html.seek(0)
-            z.put_stream(mf.REPORT_HTML, raw_html)
-    z.put(mf.REPORT_PDF, pdf.output())
+    pdf = PdfWorker(cover, records, workdir / f".{os.getpid()}-{id(plan)}.pdf.part")
+    try:
+        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=workdir) as html_tmp:
+            report = HtmlReport(html_tmp, cover)
+            report.timeline(records)
+            for n, p in enumerate(plan.pending, start=1):
+                raw = unseal(rt.blobs.get(p.blob), p.identity)
+                if hashlib.sha256(raw).hexdigest() != p.record.sha256:
+                    raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
+                z.put(p.record.file, raw)
+                view = readable(p.record.channel, raw, p.record.sender, p.sms_text)
+                pdf.item(n, p.record, view)
+                report.item(n, p.record, view)
+                incidents.add(p.record)
+                if progress is not None:
+                    progress(n, len(plan.pending))
+            report.finish()
+            html_tmp.flush()
+            with open(html_tmp.fileno(), "rb", closefd=False) as raw_html:
+                raw_html.seek(0)
+                z.put_stream(mf.REPORT_HTML, raw_html)
+        z.put(mf.REPORT_PDF, pdf.finish())
+    finally:
+        pdf.stop()
     z.put(mf.INCIDENTS, incidents.data())
-    z.put(mf.LEDGER, "".join(line.as_json() + "\n" for line in lines).encode())
+    z.put(mf.LEDGER, "".join(line.as_json() + "\n" for line in plan.lines).encode())
     z.put(mf.PUBLIC_KEY, public_pem.encode())
     z.put(mf.VERIFY, verify_text().encode())
     sums = mf.sums_text(z.files)
-    manifest = {
-        "format": mf.FORMAT,
-        "household": household_name,
-        "exported_by": exported_by,
-        "exported_at": export_at,
-        "scope": filters.as_dict(),
-        "counts": counts,
-        "items": items_json,
-        "items_sha256": items_sha,
-        "ledger": {
-            "file": mf.LEDGER,
-            "entries": lines[-1].seq if lines else 0,
-            "head": lines[-1].hash if lines else "",
-            "export_entry": lines[-1].seq if lines else 0,
-        },
-        "checkpoint": checkpoint,
-        "public_key": public_pem,
-        "files": dict(sorted(z.files.items())),
-        "sha256sums": hashlib.sha256(sums).hexdigest(),
-        "signature": {"file": mf.SIGNATURE, "algorithm": "Ed25519 (RFC 8032) over manifest.json"},
-    }
-    data = mf.encode(manifest)
+    data = mf.encode(plan.manifest(z.files, sums, public_pem))
     z.put(mf.SUMS, sums, listed=False)
     z.put(mf.MANIFEST, data, listed=False)
     z.put(mf.SIGNATURE, rt.signer.sign(data), listed=False)

@@ -15,7 +15,7 @@ from fpdf import FPDF
 
 from nocontact.export.content import Readable
 from nocontact.export.manifest import ItemRecord
-from nocontact.export.report import INTRO, TIMELINE, Cover, item_facts, item_title, timeline_row
+from nocontact.export.report import INTRO, TIMELINE, Cover, compact_facts, item_title, timeline_row
 
 # fpdf2 logs missing glyphs with the character; that could leak content into our logs
 logging.getLogger("fpdf").setLevel(logging.ERROR)
@@ -23,8 +23,10 @@ logging.getLogger("fpdf").setLevel(logging.ERROR)
 FONT = "DejaVu"
 LEFT, TOP, BOTTOM = 15.0, 15.0, 282.0  # A4 in mm; the footer sits below BOTTOM
 WIDTH = 180.0
-LABEL = 32.0
-_COLUMNS = (10, 36, 14, 60, 40, 20)
+_LEAD = 62.0  # "#", received, channel
+_COLUMNS = (60, 38, 20)  # sender, person, contact
+FIGURE = "\u2007"  # FIGURE SPACE: as wide as a digit
+NB = "{total_pages}"  # the page-count alias; long enough to reserve room for 5 digits
 
 
 class _Pdf(FPDF):
@@ -32,7 +34,7 @@ class _Pdf(FPDF):
         self.set_font(FONT, "", 8)
         # cell(), not text(): only cell() fills in the page-count alias with a Unicode font
         self.set_xy(LEFT, 286)
-        self.cell(WIDTH, 6, f"Evidence file · page {self.page_no()} of {{nb}}", align="C")
+        self.cell(WIDTH, 6, f"Evidence file · page {self.page_no()} of {NB}", align="C")
 
 
 class PdfReport:
@@ -41,6 +43,7 @@ class PdfReport:
         fonts = resources.files("nocontact.export") / "fonts"
         pdf.add_font(FONT, "", str(fonts / "DejaVuSans.ttf"))
         pdf.add_font(FONT, "B", str(fonts / "DejaVuSans-Bold.ttf"))
+        pdf.alias_nb_pages(NB)
         pdf.set_auto_page_break(False)  # placement is ours (see the module docstring)
         pdf.set_title("Evidence file")
         pdf.set_creator("No Contact")
@@ -114,29 +117,33 @@ class PdfReport:
             if line:
                 self.pdf.text(x, self.y, line)
 
-    def _pair(self, label: str, value: str, size: float) -> None:
-        if self.y + size * 0.5 > BOTTOM:
-            self._page()
-        self._font(size, True)
-        self.pdf.text(LEFT, self.y + size * 0.5, label)
-        self.lines(value or "—", size, x=LEFT + LABEL)
-
     def timeline(self, records: list[ItemRecord]) -> None:
         self._page()
         self.lines("Timeline", 13, bold=True)
         self.y += 2
-        for n, r in enumerate([None, *records]):
-            if self.y + 4.5 > BOTTOM or n == 0:
-                if n:
+        cache = self._font(8, False)
+        # "#", "Received", "Channel" are drawn as one run per row: DejaVu's digits and the
+        # figure space share one width, so the columns line up; the heading is placed to match
+        x_received = LEFT + self._width(cache, FIGURE * 5 + "  ")
+        x_channel = x_received + self._width(cache, "2026-01-01T00:00:00Z  ")
+        for n, r in enumerate(records, start=1):
+            if n == 1 or self.y + 4.5 > BOTTOM:
+                if n > 1:
                     self._page()
-                self._row(TIMELINE, bold=True)
-            if r is not None:
-                self._row(timeline_row(n, r), bold=False)
+                self.y += 4.5
+                self._font(8, True)
+                for x, title in zip((LEFT, x_received, x_channel), TIMELINE[:3], strict=True):
+                    self.pdf.text(x, self.y, title)
+                self._cells(TIMELINE[3:], bold=True)
+            num, received, channel, *rest = timeline_row(n, r)
+            self.y += 4.5
+            self._font(8, False)
+            self.pdf.text(LEFT, self.y, f"{num.rjust(5, FIGURE)}  {received}  {channel}")
+            self._cells(tuple(rest), bold=False)
 
-    def _row(self, cells: tuple[str, ...], *, bold: bool) -> None:
+    def _cells(self, cells: tuple[str, ...], *, bold: bool) -> None:
         cache = self._font(8, bold)
-        self.y += 4.5
-        x = LEFT
+        x = LEFT + _LEAD
         for text, w in zip(cells, _COLUMNS, strict=True):
             clipped = text
             if self._width(cache, text) > w - 1.5:
@@ -150,11 +157,12 @@ class PdfReport:
         self._page()
         self.lines(item_title(n, rec), 12, bold=True)
         self.y += 1
-        for label, value in item_facts(rec):
-            self._pair(label, value, 8)
+        # one text run per line (label and value together): runs are what cost time here
+        for line in compact_facts(rec):
+            self.lines(line, 8)
         self.y += 2
         for name, value in view.headers:
-            self._pair(name + ":", value, 9)
+            self.lines(f"{name}: {value}", 9)
         self.y += 2
         self.lines(view.text or "(no text)", 9)
         for line in [f"Attachment: {a}" for a in view.attachments] + view.notes:
