@@ -58,13 +58,20 @@ def item_facts(rec: ItemRecord) -> list[tuple[str, str]]:
     sender = f"{rec.sender_name} <{rec.sender}>" if rec.sender_name else rec.sender
     return [
         ("Sender", sender or "—"),
-        ("Person", f"{rec.person} ({rec.relation})" if rec.person else "not on the list"),
+        ("Person", _person(rec)),
         ("Contact", rec.contact),
         ("File", rec.file),
         ("SHA-256", rec.sha256),
         ("Ledger entry", str(rec.ledger_seq)),
         ("Item id", str(rec.id)),
     ]
+
+
+def _person(rec: ItemRecord) -> str:
+    if rec.action == "review":  # the sender is not on the list; the message points at someone
+        about = f" (it concerns {rec.person}, {rec.relation})" if rec.person else ""
+        return f"sender not on the list; held for review{about}"
+    return f"{rec.person} ({rec.relation})" if rec.person else "not on the list"
 
 
 def compact_facts(rec: ItemRecord) -> list[str]:
