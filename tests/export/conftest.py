@@ -104,12 +104,12 @@ class Shared:
         return self.seeded.rt
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
-    """One seeded home, the owner's unlocked key and one bundle per test module (setting up a
-    home and unlocking cost seconds of argon2id and scrypt, on purpose). Tests may export
+    """One seeded home, the owner's unlocked key and one bundle for all export tests (setting
+    up a home and unlocking cost seconds of argon2id and scrypt, on purpose). Tests may export
     more from it: each export only adds to the ledger."""
-    root = tmp_path_factory.mktemp("export")
+    root = tmp_path_factory.mktemp("export-shared")
     rt = make_home(root)
     seeded = seed(rt)
     out = root / "evidence.zip"
