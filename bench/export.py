@@ -106,12 +106,17 @@ def main() -> None:
     root = Path(args.keep or tempfile.mkdtemp(prefix="nocontact-bench-export-"))
     root.mkdir(parents=True, exist_ok=True)
     home = root / "home"
-    rt, seed_s, originals = seed(home, args.count)
-    size = sum(len(o) for o in originals)
-    print(
-        f"seeded {args.count} items through the intake in {seed_s:.1f} s "
-        f"({args.count / seed_s:.0f} items/s, {size / 2**20:.1f} MiB of originals)"
-    )
+    if (home / "nocontact.toml").exists():  # --keep DIR from an earlier run: reuse its items
+        rt = Runtime.open(home, home / "nocontact.toml")
+        originals = [message(n).raw for n in range(args.count)]
+        print(f"reusing the {args.count} items seeded earlier in {home}")
+    else:
+        rt, seed_s, originals = seed(home, args.count)
+        size = sum(len(o) for o in originals)
+        print(
+            f"seeded {args.count} items through the intake in {seed_s:.1f} s "
+            f"({args.count / seed_s:.0f} items/s, {size / 2**20:.1f} MiB of originals)"
+        )
 
     t0 = time.perf_counter()
     with zipfile.ZipFile(root / "baseline.zip", "w", zipfile.ZIP_DEFLATED) as zf:

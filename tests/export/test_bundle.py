@@ -164,7 +164,17 @@ def test_filters_choose_people_channel_and_dates(shared: Shared, tmp_path: Path)
     }
     for name, (filters, expected) in cases.items():
         out = tmp_path / name
-        export_bundle(rt, out, rid, ident, filters, "owner")
+        steps: list[tuple[int, int]] = []
+        export_bundle(
+            rt,
+            out,
+            rid,
+            ident,
+            filters,
+            "owner",
+            progress=lambda d, t, into=steps: into.append((d, t)),
+        )
+        assert steps == [(n, len(expected)) for n in range(1, len(expected) + 1)]
         got = {it["id"] for it in manifest_of(out)["items"]}
         assert got == {seeded.item_ids[k] for k in expected}, name
         summary = verify(out)

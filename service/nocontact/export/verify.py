@@ -121,6 +121,9 @@ def verify(
     with _reader(Path(path), identity, passphrase) as r:
         try:
             return _check(r)
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            # only a manifest signed by the right key gets this far: a bug or a foreign format
+            raise BundleFault(f"manifest.json is not in the expected form ({e!r})") from e
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
             # a damaged ZIP entry fails to inflate or fails its CRC-32 when read
             raise BundleFault(f"the ZIP file is damaged: {e}") from e
