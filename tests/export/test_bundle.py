@@ -12,20 +12,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from nocontact.errors import UsageError, VaultError
 from nocontact.export.bundle import export_bundle
 from nocontact.export.encrypt import BundleKey
 from nocontact.export.scope import ExportFilters
 from nocontact.export.verify import BundleFault, verify
-from nocontact.models import Checkpoint, Household, LedgerEntry
+from nocontact.models import Checkpoint, Household, LedgerEntry, VaultItem
 from nocontact.vault.crypto import new_identity
 from tests.export.conftest import (
     DATA,
     NON_LATIN,
+    Seeded,
     Shared,
     member_names,
+    owner_key,
     read_member,
 )
 
@@ -260,3 +262,31 @@ def test_unzipped_folder_verifies_like_the_zip(shared: Shared, tmp_path: Path) -
     (tmp_path / item).write_bytes((tmp_path / item).read_bytes() + b"\n")
     with pytest.raises(BundleFault, match=item):
         verify(tmp_path)
+
+
+def test_a_damaged_original_stops_the_export_and_the_ledger_says_so(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    rt = seeded.rt
+    rid, ident = owner_key(rt)
+    with Session(rt.engine) as s:
+        item = s.get(VaultItem, seeded.item_ids["review"])
+        assert item is not None
+        blob = rt.blobs.path(item.blob)
+    blob.write_bytes(flip_middle(blob.read_bytes()))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(VaultError, match="does not match its address"):
+        export_bundle(rt, out_dir / "e.zip", rid, ident, ExportFilters(), "owner")
+    assert list(out_dir.iterdir()) == []  # no bundle, no report, no temporary file
+    with Session(rt.engine) as s:
+        kinds = [e.kind for e in s.exec(select(LedgerEntry).order_by(col(LedgerEntry.seq))).all()]
+    assert kinds[-2:] == ["export", "export_failed"]
+    # the other items still export when chosen without it
+    export_bundle(rt, out_dir / "sms.zip", rid, ident, ExportFilters(channel="sms"), "owner")
+    assert verify(out_dir / "sms.zip").items == 1
+
+
+def flip_middle(data: bytes) -> bytes:
+    i = len(data) // 2
+    return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]

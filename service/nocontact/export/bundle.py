@@ -11,6 +11,7 @@ place only when complete: a failure leaves no file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -127,7 +128,12 @@ def export_bundle(
     try:
         with os.fdopen(fd, "w+b") as f:
             z = ZipWriter(f, datetime.now(UTC))
-            manifest_sha = _write(z, rt, plan, out_path.parent, progress)
+            try:
+                manifest_sha = _write(z, rt, plan, out_path.parent, progress)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the half file is removed below anyway
+                    z.zf.close()
+                raise
             z.zf.close()
             f.flush()
             os.fsync(f.fileno())
