@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,6 @@ class ExportFilters:
     since: datetime | None = None  # inclusive, aware
     until: datetime | None = None  # exclusive, aware
     channel: str | None = None  # email | sms
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
