@@ -97,6 +97,8 @@ def test_bad_usage_exits_two(
     with pytest.raises(SystemExit) as e:
         main(["--home", home, "export", "--out", str(tmp_path / "a.zip"), "--since", "last week"])
     assert e.value.code == 2
+    backwards = ["--since", "2026-11-05", "--until", "2026-11-04"]
+    assert main(["--home", home, "export", "--out", str(tmp_path / "e.zip"), *backwards]) == 2
     args = ["--home", home, "export", "--out", str(tmp_path / "b.zip"), "--person", "Nobody"]
     assert main(args) == 2
     assert (

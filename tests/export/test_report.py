@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import re
@@ -75,3 +76,35 @@ def test_unreadable_input_still_gets_a_section() -> None:
     view = readable_sms(b"From=%2B44&Body=form+text", "+44", None)
     assert view.text == "From=%2B44&Body=form+text"
     assert view.notes == ["shown as the request was received"]
+
+
+def test_pdf_says_when_its_font_cannot_draw_some_characters() -> None:
+    """DejaVu has no Chinese or emoji: the section says so rather than silently dropping them."""
+    from nocontact.export.manifest import ItemRecord
+    from nocontact.export.report import Cover
+    from nocontact.export.report_pdf import MISSING_GLYPHS, PdfReport
+
+    cover = Cover("home", "owner", "2026-11-26T00:00:00Z", "everyone", [], "a" * 64, 1, "b", "c")
+    rec = ItemRecord(
+        1,
+        "sms",
+        "2026-11-01T00:00:00Z",
+        "+447700900123",
+        "",
+        "王小明",
+        "abuser",
+        "direct",
+        "quarantine",
+        "d" * 64,
+        10,
+        "items/00001.json",
+        1,
+    )
+    pdf = PdfReport(cover)
+    pdf.item(1, rec, readable_sms(b"{}", "+447700900123", "我知道 Дмитрий"))
+    latin = dataclasses.replace(rec, person="Jordan Reed")
+    pdf.item(2, latin, readable_sms(b"{}", "+447700900123", "plain Latin and Кириллица"))
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(pdf.output())).pages]
+    first_words = MISSING_GLYPHS.split(" (")[0]
+    assert first_words in pages[1] and "Дмитрий" in pages[1]
+    assert "Кириллица" in pages[2] and first_words not in pages[2]

@@ -77,6 +77,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         until=datetime.combine(args.until + timedelta(days=1), time(), UTC) if args.until else None,
         channel=args.channel,
     )
+    if filters.since and filters.until and filters.since >= filters.until:
+        raise UsageError("--since must be on or before --until")
     rt = open_runtime(args)
     with Session(rt.engine) as s:
         if args.recovery:

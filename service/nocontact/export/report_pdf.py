@@ -12,6 +12,7 @@ import logging
 from importlib import resources
 
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 from nocontact.export.content import Readable
 from nocontact.export.manifest import ItemRecord
@@ -25,7 +26,11 @@ LEFT, TOP, BOTTOM = 15.0, 15.0, 282.0  # A4 in mm; the footer sits below BOTTOM
 WIDTH = 180.0
 _LEAD = 62.0  # "#", received, channel
 _COLUMNS = (60, 38, 20)  # sender, person, contact
-FIGURE = "\u2007"  # FIGURE SPACE: as wide as a digit
+FIGURE = "\u2007"
+MISSING_GLYPHS = (
+    "Some characters of this item (for example Chinese, Japanese or emoji) cannot be drawn "
+    "with this PDF's font and are left out here; report.html and the original file show them."
+)  # FIGURE SPACE: as wide as a digit
 NB = "{total_pages}"  # the page-count alias; long enough to reserve room for 5 digits
 
 
@@ -52,6 +57,10 @@ class PdfReport:
         self._current: tuple[str, float] = ("", 0.0)
         self.y = TOP
         self._page()
+        self._font(9, False)
+        font = pdf.current_font
+        assert isinstance(font, TTFFont)
+        self._glyphs: set[int] = set(font.cmap)
         self.lines("Evidence file", 18, bold=True)
         self.lines(INTRO, 9)
         self.y += 4
@@ -165,7 +174,11 @@ class PdfReport:
             self.lines(f"{name}: {value}", 9)
         self.y += 2
         self.lines(view.text or "(no text)", 9)
-        for line in [f"Attachment: {a}" for a in view.attachments] + view.notes:
+        notes = [f"Attachment: {a}" for a in view.attachments] + view.notes
+        shown = "".join(compact_facts(rec)) + "".join(v for _, v in view.headers) + view.text
+        if any(ord(c) not in self._glyphs and c.isprintable() for c in set(shown)):
+            notes.append(MISSING_GLYPHS)
+        for line in notes:
             self.lines(line, 8)
 
     def output(self) -> bytes:
