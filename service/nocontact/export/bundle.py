@@ -68,8 +68,8 @@ def export_bundle(
 ) -> ExportResult:
     """Write the bundle to ``out_path``; the caller has already unlocked ``identity``.
 
-    Raises VaultError (wrong key, damaged item)
-    or UsageError (bad filters, destination exists); on any error no file is left behind.
+    Raises VaultError (wrong key, damaged item) or UsageError (bad filters, the destination
+    exists); on any error no file is left behind. The web app calls this too.
     """
     out_path = Path(out_path)
     if out_path.exists():
@@ -142,8 +142,7 @@ def export_bundle(
             final = tmp.with_suffix(".age.part")
             encrypt_file(tmp, final, encrypt_to)
             tmp.unlink()
-        os.link(final, out_path)  # fails if someone created out_path meanwhile: never overwrite
-        final.unlink()
+        _place(final, out_path)
         fsync_dir(out_path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -151,6 +150,21 @@ def export_bundle(
         _record_failure(rt, export_seq)
         raise
     return ExportResult(out_path, len(records), export_seq, manifest_sha)
+
+
+def _place(part: Path, out_path: Path) -> None:
+    """Give the finished file its name, never replacing a file that appeared meanwhile."""
+    try:
+        os.link(part, out_path)  # atomic and fails if the name exists
+    except FileExistsError as e:
+        raise UsageError(f"{out_path} appeared while exporting; nothing was overwritten") from e
+    except OSError as e:
+        # no hard links here (a FAT-formatted USB stick): rename, after one last check
+        if out_path.exists():
+            raise UsageError(f"{out_path} appeared while exporting; nothing was overwritten") from e
+        part.rename(out_path)
+        return
+    part.unlink()
 
 
 def _record_failure(rt: Runtime, export_seq: int) -> None:
