@@ -6,6 +6,8 @@ import csv
 import hashlib
 import io
 import json
+import os
+import signal
 import subprocess
 import zipfile
 from datetime import UTC, datetime
@@ -290,3 +292,44 @@ def test_a_damaged_original_stops_the_export_and_the_ledger_says_so(
 def flip_middle(data: bytes) -> bytes:
     i = len(data) // 2
     return data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :]
+
+
+def _pdf_worker_pids() -> list[int]:
+    """Our own PDF worker children (started by the export under test)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == os.getpid() and b"nocontact.export.pdf_worker" in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_pdf_worker_that_dies_fails_the_export_and_leaves_nothing(
+    shared: Shared, tmp_path: Path
+) -> None:
+    def kill_worker(done: int, total: int) -> None:
+        if done == 1:
+            pids = _pdf_worker_pids()
+            assert len(pids) == 1
+            os.kill(pids[0], signal.SIGKILL)
+
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    with pytest.raises(VaultError, match="PDF report"):
+        export_bundle(
+            shared.rt,
+            out_dir / "e.zip",
+            shared.recipient_id,
+            shared.identity,
+            ExportFilters(),
+            "owner",
+            progress=kill_worker,
+        )
+    assert list(out_dir.iterdir()) == []
+    assert _pdf_worker_pids() == []
