@@ -259,6 +259,7 @@ def test_unzipped_folder_verifies_like_the_zip(shared: Shared, tmp_path: Path) -
     path = shared.path
     with zipfile.ZipFile(path) as z:
         z.extractall(tmp_path)
+    (tmp_path / ".DS_Store").write_bytes(b"Finder was here")
     assert verify(tmp_path).items == 4
     item = next(n for n in member_names(path) if n.endswith(".eml"))
     (tmp_path / item).write_bytes((tmp_path / item).read_bytes() + b"\n")

@@ -49,6 +49,15 @@ class VerifySummary:
         )
 
 
+# files an operating system adds when someone merely opens the folder (Finder, Explorer) or
+# re-zips it on a Mac; they are not evidence and must not make an intact bundle "fail"
+OS_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def _litter(name: str) -> bool:
+    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1] in OS_LITTER
+
+
 class _Reader:
     def names(self) -> list[str]:
         raise NotImplementedError
@@ -134,7 +143,7 @@ def _fault(message: str) -> BundleFault:
 
 
 def _check(r: _Reader) -> VerifySummary:
-    names = set(r.names())
+    names = {n for n in r.names() if not _litter(n)}
     for required in (mf.MANIFEST, mf.SIGNATURE):
         if required not in names:
             raise _fault(f"{required} is missing")
