@@ -3,6 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import nocontact.channels.sms.models  # registers the SMS tables
 import nocontact.models  # noqa: F401  (registers the tables)
 
 target_metadata = SQLModel.metadata
