@@ -113,7 +113,9 @@ class SmsEnv:
         return f"{PUBLIC_URL}/webhooks/sms/{provider}"
 
     def post(self, provider: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        return self.client.post(f"{self.base}/webhooks/sms/{provider}", content=body, headers=headers)
+        return self.client.post(
+            f"{self.base}/webhooks/sms/{provider}", content=body, headers=headers
+        )
 
     def items(self) -> list[VaultItem]:
         with Session(self.rt.engine) as s:
@@ -121,7 +123,9 @@ class SmsEnv:
 
     def status(self, name: str = "forward") -> ChannelStatus | None:
         with Session(self.rt.engine) as s:
-            q = select(ChannelStatus).where(ChannelStatus.channel == "sms", ChannelStatus.name == name)
+            q = select(ChannelStatus).where(
+                ChannelStatus.channel == "sms", ChannelStatus.name == name
+            )
             return s.exec(q).first()
 
     def stop(self) -> None:
@@ -158,7 +162,9 @@ def sms_env_factory(sms_template: Path, tmp_path: Path) -> Iterator[Callable[...
 
     def make(forward: str = "", extra_sms: str = "") -> SmsEnv:
         port = free_port()
-        rt = open_home(sms_template, tmp_path / f"env{len(envs)}", config_text(port, forward, extra_sms))
+        rt = open_home(
+            sms_template, tmp_path / f"env{len(envs)}", config_text(port, forward, extra_sms)
+        )
         env = serve(rt, port)
         envs.append(env)
         return env
