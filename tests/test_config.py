@@ -73,7 +73,7 @@ def _keys(model: type[BaseModel], prefix: str = "") -> set[str]:
     for name, field in model.model_fields.items():
         out.add(name)
         ann = field.annotation
-        for inner in getattr(ann, "__args__", ()) + (ann,):
+        for inner in (*getattr(ann, "__args__", ()), ann):
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 out |= _keys(inner)
             for deeper in getattr(inner, "__args__", ()):
