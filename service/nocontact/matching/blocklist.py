@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nocontact.people.normalise import InvalidIdentifier, email_lookalike_key
+from nocontact.people.skeleton import skeletons
 
 RELATION_RANK = {"abuser": 0, "ally": 1, "coparent": 2}
 _WORD = re.compile(r"\w+")
@@ -25,6 +26,7 @@ class ListedIdentifier:
     person: ListedPerson
     kind: str
     normalised: str
+    original: str = ""
 
 
 def alias_words(skeleton_text: str) -> str:
@@ -48,10 +50,11 @@ class BlockList:
             if ident.person.relation not in RELATION_RANK:
                 continue
             if ident.kind == "alias":
-                key = alias_words(ident.normalised)
-                if key:
-                    bl.alias.setdefault(key, []).append(ident)
-                    bl.max_alias_words = max(bl.max_alias_words, key.count(" ") + 1)
+                for variant in skeletons(ident.original) | {ident.normalised}:
+                    key = alias_words(variant)
+                    if key and ident not in bl.alias.get(key, ()):
+                        bl.alias.setdefault(key, []).append(ident)
+                        bl.max_alias_words = max(bl.max_alias_words, key.count(" ") + 1)
                 continue
             table: dict[str, list[ListedIdentifier]] = getattr(bl, ident.kind)
             table.setdefault(ident.normalised, []).append(ident)

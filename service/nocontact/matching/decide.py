@@ -24,7 +24,7 @@ from nocontact.people.normalise import (
     normalise_email,
     normalise_phone,
 )
-from nocontact.people.skeleton import skeleton
+from nocontact.people.skeleton import skeleton, skeletons
 
 _EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_IN_TEXT = re.compile(r"\+?\(?\d[\d\s().-]{5,18}\d")
@@ -101,8 +101,9 @@ def _suspicious(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Rea
             key = ""
         out += [(i, _hit(party.signal, "lookalike", i)) for i in bl.email_lookalike.get(key, ())]
     if party.display_name:
-        name = alias_words(skeleton(party.display_name))
-        out += [(i, _hit("display_name", "name", i)) for i in bl.alias.get(name, ())]
+        for variant in skeletons(party.display_name):
+            name = alias_words(variant)
+            out += [(i, _hit("display_name", "name", i)) for i in bl.alias.get(name, ())]
         for hidden in _EMAIL_IN_TEXT.findall(party.display_name):
             probe = Party(party.signal, address=hidden)
             found = _exact(probe, bl) + _suspicious(probe, bl)

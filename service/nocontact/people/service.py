@@ -132,5 +132,5 @@ def load_blocklist(session: Session, household_id: int) -> BlockList:
     for ident, person in rows:
         assert ident.id is not None and person.id is not None
         lp = ListedPerson(person.id, person.name, person.relation)
-        idents.append(ListedIdentifier(ident.id, lp, ident.kind, ident.normalised))
+        idents.append(ListedIdentifier(ident.id, lp, ident.kind, ident.normalised, ident.original))
     return BlockList.build(idents, region=h.default_region)

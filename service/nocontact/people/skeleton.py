@@ -61,9 +61,11 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def skeleton(text: str) -> str:
+def _skeleton(text: str, *, fold_case_first: bool) -> str:
     table = _table()
     text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
+    if fold_case_first:
+        text = text.casefold()
     mapped = "".join(table.get(ch, ch) for ch in text)
     # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
     decomposed = unicodedata.normalize("NFD", mapped.casefold())
@@ -72,3 +74,13 @@ def skeleton(text: str) -> str:
     for seq, letter in _DIGRAPHS:
         out = out.replace(seq, letter)
     return " ".join(out.split())
+
+
+def skeleton(text: str) -> str:
+    """The matching key: case folded first (UTS #39's skeleton(NFKC_Casefold(x)))."""
+    return _skeleton(text, fold_case_first=True)
+
+
+def skeletons(text: str) -> set[str]:
+    """Both readings of a name: case-folded first, and as written ("BiII" reads as "Bill")."""
+    return {_skeleton(text, fold_case_first=True), _skeleton(text, fold_case_first=False)}
