@@ -99,13 +99,15 @@ def sign(params: dict[str, str]) -> str:
     return base64.b64encode(hmac.new(TOKEN.encode(), data.encode(), hashlib.sha1).digest()).decode()
 
 
-def write_requests(path: Path, count: int) -> None:
+def write_requests(path: Path, count: int, threads: int, listed_every: int) -> None:
     with path.open("w") as f:
         for n in range(count):
             params = {
                 "MessageSid": f"SM{n:032d}",
                 "AccountSid": "AC" + "1" * 32,
-                "From": LISTED if n % 2 == 0 else UNLISTED,
+                # wrk thread t sends t, t+threads, …: alternate per stride, so each
+                # thread sends half listed, half not
+                "From": LISTED if listed_every and (n // threads) % listed_every == 0 else UNLISTED,
                 "To": "+447700900300",
                 "Body": f"benchmark text {n}",
                 "NumMedia": "0",
@@ -170,14 +172,17 @@ def main() -> int:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--requests", type=int, default=40_000)
+    ap.add_argument(
+        "--listed-every", type=int, default=2, help="1 in N texts from a listed number; 0: none"
+    )
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian package wrk; `make deps`)", file=sys.stderr)
         return 1
-    root = Path(tempfile.mkdtemp(prefix="nocontact-bench-"))
+    root = Path(tempfile.mkdtemp(prefix="sms-webhook-bench-"))
     try:
         reqs = root / "requests.tsv"
-        write_requests(reqs, args.requests)
+        write_requests(reqs, args.requests, args.threads, args.listed_every)
         script = root / "twilio.lua"
         script.write_text(LUA % {"path": PATH})
         ours_port, bare_port = free_port(), free_port()

@@ -10,6 +10,7 @@ vault if it is kept; the retry is deduplicated).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,8 @@ from nocontact.channels.sms.forward import forward_once
 from nocontact.channels.sms.gateway import InboundText
 from nocontact.channels.sms.media import fetch_media
 from nocontact.errors import ChannelError
-from nocontact.intake import KEPT, InboundMessage, Intake
+from nocontact.intake import KEPT, InboundMessage, Intake, IntakeResult
+from nocontact.matching import Decision
 from nocontact.matching.facts import facts_from_sms
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
@@ -35,9 +37,18 @@ class Outcome:
     retry: bool = False  # forwarding failed: ask the provider to deliver again
 
 
+Commit = Callable[[InboundMessage, Decision], IntakeResult]
+
+
 def receive(
-    rt: Runtime, intake: Intake, text: InboundText, raw: bytes, received_at: datetime | None = None
+    rt: Runtime,
+    intake: Intake,
+    text: InboundText,
+    raw: bytes,
+    received_at: datetime | None = None,
+    commit: Commit | None = None,
 ) -> Outcome:
+    """``commit`` is the group committer when called from the web; default one at a time."""
     facts = facts_from_sms(text.sender, text.text)
     decision = intake.decide(facts)
     meta: dict[str, object] = {
@@ -59,7 +70,7 @@ def receive(
         received_at=received_at or utcnow(),
         meta=meta,
     )
-    result = intake.process(msg, decision=decision)
+    result = commit(msg, decision) if commit else intake.process(msg, decision=decision)
     outcome = Outcome(decision.action, result.item_id, result.duplicate)
     if decision.action not in FORWARDED or sms.forward is None:
         return outcome

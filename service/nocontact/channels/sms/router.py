@@ -22,6 +22,7 @@ from nocontact.channels.sms.gateway import (
     now,
 )
 from nocontact.channels.sms.gateways import configured
+from nocontact.channels.sms.group import GroupCommit
 from nocontact.channels.sms.receive import receive
 from nocontact.intake import Intake
 from nocontact.models import utcnow
@@ -57,6 +58,7 @@ def sms_router(rt: Runtime, intake: Intake) -> APIRouter:
     gateways = configured(rt.config)
     base = rt.config.web.base_url()
     limit = rt.config.sms.max_body_bytes
+    group = GroupCommit(intake)
     router = APIRouter()
 
     @router.post(PREFIX + "/{provider}")
@@ -87,7 +89,9 @@ def sms_router(rt: Runtime, intake: Intake) -> APIRouter:
             return Response(status_code=400)
         if text is None:  # a delivery report or other event: nothing to keep
             return _reply(gw)
-        outcome = await run_in_threadpool(receive, rt, intake, text, raw, received_at)
+        outcome = await run_in_threadpool(
+            receive, rt, intake, text, raw, received_at, group.process
+        )
         if outcome.retry:
             return Response(status_code=503)
         return _reply(gw)

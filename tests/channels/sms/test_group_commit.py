@@ -1,0 +1,49 @@
+"""Group commit: concurrent texts share commits, duplicates stay single, nothing is orphaned,
+and the ledger chain holds; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import Session, select
+
+from nocontact.channels.sms.group import GroupCommit
+from nocontact.db import transaction
+from nocontact.intake import InboundMessage, Intake
+from nocontact.matching.facts import facts_from_sms
+from nocontact.models import VaultItem
+from nocontact.people.service import add_person
+from nocontact.runtime import Runtime
+from nocontact.vault import ledger
+from tests.channels.sms.conftest import ABUSER
+
+
+def test_concurrent_texts_and_their_duplicates_are_kept_once_each(any_rt: Runtime) -> None:
+    with transaction(any_rt.engine) as s:
+        add_person(s, any_rt.household_id, "Mark", "abuser", phones=[ABUSER])
+    intake = Intake(any_rt)
+    group = GroupCommit(intake, max_batch=8)
+
+    def deliver(n: int) -> tuple[int, int | None, bool]:
+        key = n % 12  # 12 distinct texts, each delivered 4 times, all at once
+        msg = InboundMessage(
+            "sms", f"raw text {key}".encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "hi")
+        )
+        result = group.process(msg, intake.decide(msg.facts))
+        return key, result.item_id, result.duplicate
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(deliver, range(48)))
+
+    by_key: dict[int, set[int | None]] = {}
+    for key, item_id, _ in results:
+        by_key.setdefault(key, set()).add(item_id)
+    assert all(len(ids) == 1 and None not in ids for ids in by_key.values())
+    assert sum(not dup for _, _, dup in results) == 12
+    with Session(any_rt.engine) as s:
+        items = s.exec(select(VaultItem)).all()
+        assert len(items) == 12
+        assert ledger.first_fault(ledger.chain(s, any_rt.household_id)) is None
+        assert sorted(i.ledger_seq for i in items) == sorted(set(i.ledger_seq for i in items))
+    stored = [p for p in any_rt.blobs.root.rglob("*") if p.is_file()]
+    assert sorted(p.name for p in stored) == sorted(i.blob.split("/")[-1] for i in items)
