@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
+from nocontact.db import transaction
+from nocontact.errors import ConfigError
+from nocontact.intake import Intake
+from nocontact.matching.facts import facts_from_sms
+from nocontact.people.service import add_person
+from nocontact.web.app import create_app
 from tests.channels.sms import signers
 from tests.channels.sms.conftest import (
     ABUSER,
@@ -17,6 +24,7 @@ from tests.channels.sms.conftest import (
     TWILIO_SID,
     TWILIO_TOKEN,
     SmsEnv,
+    open_home,
     twilio_forward,
 )
 from tests.channels.sms.fakes import FakeApi
@@ -172,3 +180,27 @@ def test_oversized_body_is_refused_before_reading_it_all(sms_env: SmsEnv) -> Non
 
 def test_unconfigured_or_unknown_provider_is_not_found(sms_env: SmsEnv) -> None:
     assert sms_env.post("nexmo", b"{}", {}).status_code == 404
+
+
+def test_a_gateway_section_without_its_secret_is_a_config_error(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    rt = open_home(sms_template, tmp_path, "[sms.twilio]\naccount_sid = 'AC1'\n")
+    with pytest.raises(ConfigError) as e:
+        create_app(rt)
+    assert e.value.file == str(rt.config_path) and e.value.key == "sms.twilio"
+    rt.engine.dispose()
+
+
+def test_alphanumeric_sender_ids_and_short_codes_match_as_written(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    rt = open_home(sms_template, tmp_path, "")
+    with transaction(rt.engine) as s:
+        add_person(s, rt.household_id, "Ally", "ally", phones=["MarkM", "61234"])
+    decide = Intake(rt).decide
+    assert decide(facts_from_sms("MarkM", "hi")).action == "quarantine"
+    assert decide(facts_from_sms("61234", "hi")).action == "quarantine"
+    assert decide(facts_from_sms("+447700961234", "hi")).action == "deliver"
+    assert decide(facts_from_sms("0044 7700 900001", "hi")).action == "quarantine"
+    rt.engine.dispose()

@@ -28,6 +28,7 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
+from nocontact.errors import ConfigError
 
 NAME = "android-gateway"
 HEADERS = ("content-type", "user-agent", "x-signature", "x-timestamp")
@@ -87,7 +88,9 @@ def gateway(config: Config) -> Gateway | None:
         return None
     key = cfg.secret("signing_key")
     if not key:
-        return None
+        raise ConfigError(
+            "config", "sms.android_gateway", "give signing_key, signing_key_env or signing_key_file"
+        )
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, cfg.tolerance_seconds, req, now)

@@ -26,6 +26,7 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
+from nocontact.errors import ConfigError
 
 NAME = "generic"
 HEADERS = ("content-type", "user-agent", "x-nocontact-signature", "x-nocontact-timestamp")
@@ -68,7 +69,9 @@ def gateway(config: Config) -> Gateway | None:
         return None
     key = cfg.secret("signing_key")
     if not key:
-        return None
+        raise ConfigError(
+            "config", "sms.generic", "give signing_key, signing_key_env or signing_key_file"
+        )
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, cfg.tolerance_seconds, req, now)

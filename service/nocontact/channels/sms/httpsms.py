@@ -23,6 +23,7 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
+from nocontact.errors import ConfigError
 
 NAME = "httpsms"
 HEADERS = ("content-type", "user-agent", "authorization", "x-event-type")
@@ -74,7 +75,9 @@ def gateway(config: Config) -> Gateway | None:
         return None
     key = cfg.secret("signing_key")
     if not key:
-        return None
+        raise ConfigError(
+            "config", "sms.httpsms", "give signing_key, signing_key_env or signing_key_file"
+        )
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, req, now)

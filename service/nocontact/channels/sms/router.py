@@ -24,6 +24,7 @@ from nocontact.channels.sms.gateway import (
 from nocontact.channels.sms.gateways import configured
 from nocontact.channels.sms.group import GroupCommit
 from nocontact.channels.sms.receive import receive
+from nocontact.errors import ConfigError
 from nocontact.intake import Intake
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
@@ -55,7 +56,11 @@ def _reply(gw: Gateway) -> Response:
 
 
 def sms_router(rt: Runtime, intake: Intake) -> APIRouter:
-    gateways = configured(rt.config)
+    try:
+        gateways = configured(rt.config)
+    except ConfigError as e:  # name the real file: the gateway modules see only the values
+        file = str(rt.config_path) if e.file == "config" else e.file
+        raise ConfigError(file, e.key, e.problem) from e
     base = rt.config.web.base_url()
     limit = rt.config.sms.max_body_bytes
     group = GroupCommit(intake)

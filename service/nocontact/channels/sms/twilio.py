@@ -26,6 +26,7 @@ from nocontact.channels.sms.gateway import (
     same,
 )
 from nocontact.config import Config
+from nocontact.errors import ConfigError
 
 NAME = "twilio"
 HEADERS = ("content-type", "user-agent", "x-twilio-signature", "i-twilio-idempotency-token")
@@ -95,7 +96,9 @@ def gateway(config: Config) -> Gateway | None:
         return None
     token = cfg.secret("auth_token")
     if not token:
-        return None
+        raise ConfigError(
+            "config", "sms.twilio", "give auth_token, auth_token_env or auth_token_file"
+        )
 
     def verify(req: WebhookRequest, _now: float) -> None:
         verify_with(token, req)
