@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
+from nocontact.channels.sms.models import SmsForward
 from nocontact.db import transaction
 from nocontact.errors import ConfigError
 from nocontact.intake import Intake
@@ -204,3 +207,24 @@ def test_alphanumeric_sender_ids_and_short_codes_match_as_written(
     assert decide(facts_from_sms("+447700961234", "hi")).action == "deliver"
     assert decide(facts_from_sms("0044 7700 900001", "hi")).action == "quarantine"
     rt.engine.dispose()
+
+
+def test_a_claim_left_by_a_crash_is_taken_over_and_a_live_one_is_respected(
+    sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
+) -> None:
+    env = sms_env_factory(forward=twilio_forward(fake_api))
+    now = datetime.now(UTC)
+    with transaction(env.rt.engine) as s:
+        for key, at in (("SM1200", now - timedelta(minutes=10)), ("SM1201", now)):
+            s.add(
+                SmsForward(
+                    household_id=env.rt.household_id, source_key=f"sms:twilio:{key}", claimed_at=at
+                )
+            )
+    assert send(env, params("SM1200", STRANGER, "after a crash")).status_code == 200
+    assert send(env, params("SM1201", STRANGER, "in flight elsewhere")).status_code == 200
+    [post] = fake_api.posts()
+    assert "after+a+crash" in post.body.decode()
+    with Session(env.rt.engine) as s:
+        states = {r.source_key: r.state for r in s.exec(select(SmsForward)).all()}
+    assert states == {"sms:twilio:SM1200": "sent", "sms:twilio:SM1201": "sending"}
