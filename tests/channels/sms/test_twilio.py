@@ -228,3 +228,14 @@ def test_a_claim_left_by_a_crash_is_taken_over_and_a_live_one_is_respected(
     with Session(env.rt.engine) as s:
         states = {r.source_key: r.state for r in s.exec(select(SmsForward)).all()}
     assert states == {"sms:twilio:SM1200": "sent", "sms:twilio:SM1201": "sending"}
+
+
+def test_text_mentioning_a_listed_number_is_held_for_review_and_not_forwarded(
+    sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
+) -> None:
+    env = sms_env_factory(forward=twilio_forward(fake_api))
+    reply = send(env, params("SM1300", STRANGER, "call him back on 07700 900001"))
+    assert reply.content == EMPTY
+    [item] = env.items()
+    assert item.action == "review"
+    assert fake_api.posts() == []
