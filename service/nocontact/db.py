@@ -78,9 +78,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def read_engine(engine: Engine) -> Engine:
+    """The engine for reads only: on SQLite its transactions do not take the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def read_session(engine: Engine) -> Session:
-    """A session for reads only: on SQLite it does not take the write lock. Never write in it."""
-    return Session(engine.execution_options(**{READ_ONLY: True}))
+    """A session for reads only (see ``read_engine``). Never write in it."""
+    return Session(read_engine(engine))
 
 
 def migrate(engine: Engine) -> None:

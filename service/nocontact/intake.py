@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, col, or_, select
 
-from nocontact.db import read_session, transaction
+from nocontact.db import read_engine, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
 from nocontact.models import Household, ItemKey, VaultItem, utcnow
 from nocontact.people.service import load_blocklist
@@ -81,6 +82,7 @@ class Intake:
         self.rt = rt
         self._lock = threading.Lock()
         self._cache: dict[int, tuple[int, BlockList]] = {}
+        self._reads = read_engine(rt.engine)
 
     def blocklist(self, session: Session, household_id: int) -> BlockList:
         h = session.get(Household, household_id)
@@ -96,6 +98,15 @@ class Intake:
 
     def decide(self, facts: Facts, household_id: int | None = None) -> Decision:
         hid = household_id or self.rt.household_id
+        # Hot path (every webhook and message): check the list version with one Core query
+        # (a tenth of an ORM session's cost) and load the list only when it changed.
+        q = sa_select(col(Household.list_version)).where(col(Household.id) == hid)
+        with self._reads.connect() as c:
+            version = c.execute(q).scalar()
+        with self._lock:
+            cached = self._cache.get(hid)
+        if cached and version is not None and cached[0] == version:
+            return decide(facts, cached[1])
         with read_session(self.rt.engine) as s:
             return decide(facts, self.blocklist(s, hid))
 
@@ -245,8 +256,13 @@ class Intake:
         return s.exec(q).first()
 
     def _existing(self, hid: int, source_key: str, sha: str) -> int | None:
-        with read_session(self.rt.engine) as s:
-            return self._find(s, hid, source_key, sha)
+        q = sa_select(col(VaultItem.id)).where(
+            col(VaultItem.household_id) == hid,
+            or_(col(VaultItem.source_key) == source_key, col(VaultItem.sha256) == sha),
+        )
+        with self._reads.connect() as c:
+            found = c.execute(q).scalar()
+        return None if found is None else int(found)
 
 
 class _Duplicate(Exception):
