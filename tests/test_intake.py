@@ -1,4 +1,4 @@
-"""The one intake: kept once, sealed before anything else, no plaintext on disk, no content in logs."""
+"""The one intake: kept once, sealed first, no plaintext on disk, no content in logs."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_concurrent_deliveries_of_one_message_keep_one_item(any_rt: Runtime) -> 
     def deliver() -> None:
         try:
             results.append(intake.process(email(RAW, "src:race")).item_id)
-        except BaseException as e:  # noqa: BLE001
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=deliver) for _ in range(8)]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from nocontact.db import transaction
 from nocontact.errors import VaultError, WrongPassphrase
 from nocontact.intake import InboundMessage, Intake
 from nocontact.matching.facts import facts_from_email
-from nocontact.db import transaction
 from nocontact.models import Person, VaultItem
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
