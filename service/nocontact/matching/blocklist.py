@@ -42,6 +42,9 @@ class BlockList:
     alias: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     email_lookalike: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     max_alias_words: int = 0
+    # what a go-between's text may mention: the abusers' identifiers only
+    mention: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    mention_first_words: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, identifiers: Iterable[ListedIdentifier], *, region: str) -> BlockList:
@@ -64,6 +67,13 @@ class BlockList:
                 except InvalidIdentifier:
                     continue
                 bl.email_lookalike.setdefault(look, []).append(ident)
+        for table in (bl.email, bl.phone, bl.alias):
+            for key, idents in table.items():
+                abusers = [i for i in idents if i.person.relation == "abuser"]
+                if abusers:
+                    bl.mention.setdefault(key, []).extend(abusers)
+                    if table is bl.alias:
+                        bl.mention_first_words.add(key.split(" ", 1)[0])
         return bl
 
     def __len__(self) -> int:

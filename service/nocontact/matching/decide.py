@@ -12,6 +12,7 @@ Order, strongest first:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -112,34 +113,24 @@ def _suspicious(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Rea
 
 
 def _mentions(text: str, bl: BlockList) -> list[tuple[ListedIdentifier, Reason]]:
-    if not text:
+    if not text or not bl.mention:
         return []
-    out: list[tuple[ListedIdentifier, Reason]] = []
-
-    def abusers(found: list[ListedIdentifier] | tuple[()]) -> list[ListedIdentifier]:
-        return [i for i in found if i.person.relation == "abuser"]
-
-    for addr in _EMAIL_IN_TEXT.findall(text):
-        try:
-            key = normalise_email(addr)
-        except InvalidIdentifier:
-            continue
-        out += [(i, _hit("text", "mention", i)) for i in abusers(bl.email.get(key, ()))]
-    if bl.phone:
-        for candidate in _PHONE_IN_TEXT.findall(text):
-            try:
-                key = normalise_phone(candidate, bl.region)
-            except InvalidIdentifier:
-                continue
-            out += [(i, _hit("text", "mention", i)) for i in abusers(bl.phone.get(key, ()))]
-    if bl.alias:
+    found: list[ListedIdentifier] = []
+    for addr in _EMAIL_IN_TEXT.findall(text) if "@" in text else ():
+        with contextlib.suppress(InvalidIdentifier):
+            found += bl.mention.get(normalise_email(addr), ())
+    for candidate in _PHONE_IN_TEXT.findall(text):
+        with contextlib.suppress(InvalidIdentifier):
+            found += bl.mention.get(normalise_phone(candidate, bl.region), ())
+    if bl.mention_first_words:
         words = alias_words(skeleton(text)).split(" ")
-        for n in range(1, bl.max_alias_words + 1):
-            for start in range(len(words) - n + 1):
-                gram = " ".join(words[start : start + n])
-                found = abusers(bl.alias.get(gram, ()))
-                out += [(i, _hit("text", "mention", i)) for i in found]
-    return out
+        # only n-grams that start with the first word of some abuser's alias can match
+        for start, word in enumerate(words):
+            if word not in bl.mention_first_words:
+                continue
+            for n in range(1, bl.max_alias_words + 1):
+                found += bl.mention.get(" ".join(words[start : start + n]), ())
+    return [(i, _hit("text", "mention", i)) for i in found if i.kind != "domain"]
 
 
 def _pick(
