@@ -18,7 +18,21 @@ from nocontact.matching import BlockList, ListedIdentifier, ListedPerson, decide
 from nocontact.matching.facts import Facts, facts_from_email, facts_from_sms
 from nocontact.people.normalise import normalise
 
-WORDS = "the kids pickup school friday call you later thanks see soon ok weekend".split()
+WORDS = [
+    "the",
+    "kids",
+    "pickup",
+    "school",
+    "friday",
+    "call",
+    "you",
+    "later",
+    "thanks",
+    "see",
+    "soon",
+    "ok",
+    "weekend",
+]
 
 
 def build(n: int, rng: random.Random) -> tuple[BlockList, list[str]]:
