@@ -180,3 +180,60 @@ def test_signing_key_public_half_verifies_with_openssl(rt: Runtime, tmp_path: Pa
         text=True,
     )
     assert out.returncode == 0 and "Success" in out.stdout
+
+
+def test_a_forgotten_passphrase_is_replaced_with_the_recovery_code(rt: Runtime) -> None:
+    from sqlmodel import Session, select
+
+    from nocontact.errors import WrongPassphrase
+    from nocontact.models import VaultItem
+    from nocontact.users import find_user, unlock
+    from nocontact.vault.store import open_item
+
+    assert nc(rt.home, "demo").returncode == 0
+    env_code = {"NOCONTACT_RECOVERY_CODE": rt.recovery_code}  # type: ignore[attr-defined]
+    new = "a brand new passphrase"
+    wrong = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nocontact",
+            "--home",
+            str(rt.home),
+            "users",
+            "reset-passphrase",
+            "owner",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "NOCONTACT_RECOVERY_CODE": "AAAAA-AAAAA", "NOCONTACT_PASSPHRASE": new},
+    )
+    assert wrong.returncode == 1
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nocontact",
+            "--home",
+            str(rt.home),
+            "users",
+            "reset-passphrase",
+            "owner",
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env_code, "NOCONTACT_PASSPHRASE": new},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "all 6 kept items" in out.stdout
+    with Session(rt.engine) as s:
+        owner = find_user(s, rt.household_id, "owner")
+        assert owner is not None
+        with pytest.raises(WrongPassphrase):
+            unlock(s, owner, PASSPHRASE)
+        identity = unlock(s, owner, new)
+        for item in s.exec(select(VaultItem)).all():
+            raw, _ = open_item(s, rt.blobs, item, owner.recipient_id, identity)
+            assert raw

@@ -171,6 +171,28 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.users import reset_with_recovery
+
+    rt = open_runtime(args)
+    code = os.environ.get("NOCONTACT_RECOVERY_CODE")
+    if code is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "no terminal to ask for the recovery code; set NOCONTACT_RECOVERY_CODE"
+            )
+        code = getpass.getpass("Recovery code: ")
+    passphrase = ask_passphrase(f"New passphrase for {args.name}: ", confirm=True)
+    with transaction(rt.engine) as s:
+        n = reset_with_recovery(s, rt.household_id, args.name, code, passphrase)
+        from nocontact.vault import ledger
+
+        ledger.append(s, rt.household_id, "passphrase_reset", user=args.name, items=n)
+    print(f"{args.name} has a new passphrase; all {n} kept items open with it.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from nocontact.demo import run_demo
 
@@ -233,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("add", cmd_users_add, "add a trusted reviewer", usub)
     sp.add_argument("name")
     sp.add_argument("--role", required=True, choices=["reviewer"])
+    sp = add(
+        "reset-passphrase",
+        cmd_users_reset,
+        "forgotten passphrase: set a new one with the recovery code",
+        usub,
+    )
+    sp.add_argument("name")
 
     add("demo", cmd_demo, "put sample messages through the intake")
     for extend in extensions():
