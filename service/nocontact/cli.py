@@ -52,6 +52,7 @@ def open_runtime(args: argparse.Namespace) -> Runtime:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from nocontact.initialise import initialise, is_initialised
+    from nocontact.users import check_passphrase_strength
 
     home, config = _paths(args)
     passphrase = None
@@ -60,6 +61,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print("Choose a passphrase (12 characters or more). You will use it to sign in,")
         print("and again whenever you choose to open the held messages.")
         passphrase = ask_passphrase("New passphrase: ", confirm=True)
+        check_passphrase_strength(passphrase)
     result = initialise(home, config, args.owner, passphrase)
     if result.created_config:
         print(f"Wrote the settings file {config}.")
