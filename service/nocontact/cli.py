@@ -238,7 +238,13 @@ def build_parser() -> argparse.ArgumentParser:
     psub = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
     sp = add("add", cmd_people_add, "add a person", psub)
     sp.add_argument("name")
-    sp.add_argument("--relation", required=True, choices=["abuser", "ally", "coparent"])
+    sp.add_argument(
+        "--relation",
+        required=True,
+        choices=["abuser", "ally", "coparent", "allow"],
+        help="abuser, ally: held; coparent: delivered and recorded; "
+        "allow: always delivered unless listed otherwise, and their names do not count as mentions",
+    )
     for flag in ("email", "phone", "domain", "alias"):
         sp.add_argument(f"--{flag}", action="append", default=[], metavar=flag.upper())
     sp.add_argument("--note", default="")

@@ -45,11 +45,22 @@ class BlockList:
     # what a go-between's text may mention: the abusers' identifiers only
     mention: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     mention_first_words: set[str] = field(default_factory=set)
+    # relation "allow": senders always delivered unless explicitly blocked, and their aliases
+    # are words that do not count as mentions (a friend who shares the abuser's first name)
+    allow: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    allow_words: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, identifiers: Iterable[ListedIdentifier], *, region: str) -> BlockList:
         bl = cls(region=region)
         for ident in identifiers:
+            if ident.person.relation == "allow":
+                if ident.kind == "alias":
+                    bl.allow_words |= {alias_words(v) for v in skeletons(ident.original)}
+                    bl.allow_words.add(alias_words(ident.normalised))
+                else:
+                    bl.allow.setdefault(f"{ident.kind}:{ident.normalised}", []).append(ident)
+                continue
             if ident.person.relation not in RELATION_RANK:
                 continue
             if ident.kind == "alias":

@@ -8,6 +8,9 @@ Order, strongest first:
    alias, or an address hidden in a display name -> review;
 3. the text mentions a listed abuser by alias, phone number or address -> review;
 4. otherwise deliver.
+
+An "allow" entry (a sender to always deliver, or a word that does not count) beats rules 2
+and 3, never rule 1: an explicit block always wins.
 """
 
 from __future__ import annotations
@@ -129,8 +132,25 @@ def _mentions(text: str, bl: BlockList) -> list[tuple[ListedIdentifier, Reason]]
             if word not in bl.mention_first_words:
                 continue
             for n in range(1, bl.max_alias_words + 1):
-                found += bl.mention.get(" ".join(words[start : start + n]), ())
+                gram = " ".join(words[start : start + n])
+                if gram not in bl.allow_words:
+                    found += bl.mention.get(gram, ())
     return [(i, _hit("text", "mention", i)) for i in found if i.kind != "domain"]
+
+
+def _allowed(party: Party, bl: BlockList) -> bool:
+    if party.signal not in ("from", "sms_from"):
+        return False  # only the visible sender can be trusted this far
+    keys: list[str] = []
+    if party.address:
+        with contextlib.suppress(InvalidIdentifier):
+            email = normalise_email(party.address)
+            keys.append(f"email:{email}")
+            keys += [f"domain:{d}" for d in _domains(email_domain(email))]
+    if party.phone:
+        with contextlib.suppress(InvalidIdentifier):
+            keys.append(f"phone:{normalise_phone(party.phone, bl.region)}")
+    return any(k in bl.allow for k in keys)
 
 
 def _pick(
@@ -151,6 +171,8 @@ def decide(facts: Facts, bl: BlockList) -> Decision:
         p = ident.person
         action = "record" if p.relation == "coparent" else "quarantine"
         return Decision(action, p.id, p.name, p.relation, reasons)
+    if bl.allow and any(_allowed(p, bl) for p in facts.parties):
+        return DELIVER
     review = [h for p in facts.parties for h in _suspicious(p, bl)]
     review += _mentions(facts.text, bl)
     if review:
