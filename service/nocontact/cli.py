@@ -206,7 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's copy of the option must not reset a value given before it
     common.add_argument(
@@ -217,7 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--config", default=argparse.SUPPRESS, help="settings file (default <home>/nocontact.toml)"
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
     p = argparse.ArgumentParser(
         prog="nocontact",
         parents=[common],
@@ -279,7 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Commands that live with their feature (poll, export, verify) register here."""
-    return []
+    from nocontact.orders.cli import register as orders
+
+    return [orders]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
