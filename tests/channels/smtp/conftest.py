@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import imaplib
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlmodel import Session, select
 
 from nocontact.channels.smtp.server import start_front
@@ -18,6 +25,7 @@ from nocontact.intake import Intake
 from nocontact.models import VaultItem
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
+from tests.channels.smtp.forwarder import Forwarder
 from tests.conftest import make_home
 from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.ports import free_port
@@ -58,16 +66,58 @@ def running_front(rt: Runtime) -> Iterator[int]:
         loop.close()
 
 
-@pytest.fixture
-def front_home(tmp_path: Path, dovecot_clean: Dovecot) -> Iterator[Runtime]:
-    """A home whose front relays to Dovecot's LMTP; Jordan (abuser) and Alex (co-parent)."""
-    port = free_port()
-    rt = home_with_list(tmp_path, smtp_config(port, f"lmtp://127.0.0.1:{dovecot_clean.lmtp_port}"))
+MAX_BYTES = 64 * 1024
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for localhost, for STARTTLS."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture(scope="session")
+def lmtp_link(dovecot: Dovecot) -> Iterator[Forwarder]:
+    """The way from the front to Dovecot's LMTP; a test can cut it to make the server 'down'."""
+    link = Forwarder(dovecot.lmtp_port)
+    link.start()
+    yield link
+    link.stop()
+
+
+@pytest.fixture(scope="session")
+def front_home(tmp_path_factory: pytest.TempPathFactory, lmtp_link: Forwarder) -> Iterator[Runtime]:
+    """One home for these tests (making a home costs seconds of key wrapping): the front relays
+    to Dovecot's LMTP, offers STARTTLS, takes at most 64 KiB; Jordan (abuser), Alex (co-parent)."""
+    root = tmp_path_factory.mktemp("smtp-front")
+    cert, key = self_signed(root)
+    extra = f'max_message_bytes = {MAX_BYTES}\ntls_cert_file = "{cert}"\ntls_key_file = "{key}"\n'
+    rt = home_with_list(root, smtp_config(free_port(), f"lmtp://127.0.0.1:{lmtp_link.port}", extra))
     yield rt
     rt.engine.dispose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def front(front_home: Runtime) -> Iterator[int]:
     with running_front(front_home) as port:
         yield port
@@ -89,9 +139,11 @@ def mailbox(dovecot: Dovecot, user: str) -> list[bytes]:
         imap.logout()
 
 
-def vault_items(rt: Runtime) -> list[VaultItem]:
+def vault_items(rt: Runtime, raw: bytes) -> list[VaultItem]:
+    """The vault rows holding exactly these bytes."""
+    sha = hashlib.sha256(raw).hexdigest()
     with Session(rt.engine) as s:
-        return list(s.exec(select(VaultItem).order_by(VaultItem.id)).all())  # type: ignore[arg-type]
+        return list(s.exec(select(VaultItem).where(VaultItem.sha256 == sha)).all())
 
 
 def message(
@@ -100,7 +152,7 @@ def message(
     return (
         f"From: {sender}\r\nTo: {to}\r\nSubject: {subject}\r\n"
         "Date: Mon, 02 Nov 2026 09:00:00 +0000\r\n"
-        f"Message-ID: <{abs(hash((sender, subject, body)))}@test.invalid>\r\n"
+        f"Message-ID: <{uuid.uuid4().hex}@test.invalid>\r\n"
         "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         f"{body}\r\n"
     ).encode()

@@ -28,7 +28,7 @@ def test_listed_sender_is_accepted_sealed_and_not_delivered(
     raw = message(f"Jordan <{ABUSER}>", "We need to talk")
     refused = send(front, ABUSER, ["alice@example.org"], raw)
     assert refused == {}  # a plain 250: nothing tells the sender it was held
-    items = vault_items(front_home)
+    items = vault_items(front_home, raw)
     assert [(i.action, i.channel, i.person_name) for i in items] == [
         ("quarantine", "email", "Jordan")
     ]
@@ -42,7 +42,7 @@ def test_envelope_sender_alone_is_enough_to_hold(
 ) -> None:
     raw = message("Someone <someone@example.com>", "hello")
     assert send(front, ABUSER, ["alice@example.org"], raw) == {}
-    items = vault_items(front_home)
+    items = vault_items(front_home, raw)
     assert len(items) == 1 and items[0].action == "quarantine"
     assert json.loads(items[0].reasons)[0]["signal"] == "envelope_from"
     assert mailbox(dovecot_clean, "alice") == []
@@ -56,7 +56,7 @@ def test_other_mail_is_relayed_byte_for_byte(
     [delivered] = mailbox(dovecot_clean, "alice")
     added = original_part(delivered, raw)
     assert b"by nocontact.local (No Contact) with ESMTP" in added
-    assert vault_items(front_home) == []
+    assert vault_items(front_home, raw) == []
 
 
 def test_coparent_mail_is_delivered_and_recorded(
@@ -66,7 +66,7 @@ def test_coparent_mail_is_delivered_and_recorded(
     assert send(front, COPARENT, ["alice@example.org"], raw) == {}
     [delivered] = mailbox(dovecot_clean, "alice")
     original_part(delivered, raw)
-    [item] = vault_items(front_home)
+    [item] = vault_items(front_home, raw)
     assert (item.action, item.person_name, item.delivery) == ("record", "Alex", "delivered")
 
 

@@ -1,0 +1,75 @@
+"""When the real mail server is away: nothing is lost, nothing is doubled, held mail still held."""
+
+from __future__ import annotations
+
+import smtplib
+import time
+
+import pytest
+from sqlmodel import Session, select
+
+from nocontact.models import ChannelStatus
+from nocontact.runtime import Runtime
+from tests.channels.smtp.conftest import ABUSER, mailbox, message, vault_items
+from tests.channels.smtp.forwarder import Forwarder
+from tests.servers.dovecot import Dovecot
+
+
+def send(port: int, sender: str, rcpts: list[str], raw: bytes) -> dict[str, tuple[int, bytes]]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as client:
+        return client.sendmail(sender, rcpts, raw)
+
+
+def front_status(rt: Runtime, want: bool) -> ChannelStatus:
+    deadline = time.monotonic() + 5  # the row is written off the event loop
+    while True:
+        with Session(rt.engine) as s:
+            row = s.exec(select(ChannelStatus).where(ChannelStatus.channel == "smtp")).first()
+        if (row is not None and row.ok is want) or time.monotonic() > deadline:
+            assert row is not None
+            return row
+        time.sleep(0.05)
+
+
+def test_downstream_down_gives_451_then_delivers_once_on_retry(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot, lmtp_link: Forwarder
+) -> None:
+    raw = message("Friend <friend@example.com>", "dinner?")
+    lmtp_link.stop()
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send(front, "friend@example.com", ["alice@example.org"], raw)
+        assert refused.value.smtp_code == 451
+        assert refused.value.smtp_error.startswith(b"4.3.0")
+        row = front_status(front_home, want=False)
+        assert row.last_error and "LMTP" in row.last_error
+    finally:
+        lmtp_link.start()
+    assert mailbox(dovecot_clean, "alice") == []
+    assert send(front, "friend@example.com", ["alice@example.org"], raw) == {}  # the retry
+    [delivered] = mailbox(dovecot_clean, "alice")
+    assert delivered.endswith(raw)
+    assert front_status(front_home, want=True).ok
+
+
+def test_listed_sender_is_held_even_while_downstream_is_down(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot, lmtp_link: Forwarder
+) -> None:
+    raw = message(f"Jordan <{ABUSER}>", "answer me")
+    lmtp_link.stop()
+    try:
+        assert send(front, ABUSER, ["alice@example.org"], raw) == {}
+    finally:
+        lmtp_link.start()
+    assert [i.action for i in vault_items(front_home, raw)] == ["quarantine"]
+    assert mailbox(dovecot_clean, "alice") == []
+
+
+def test_same_message_sent_again_is_not_delivered_twice(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot
+) -> None:
+    """A sender that retries after a lost reply sends the same bytes; they arrive once."""
+    raw = message("Friend <friend@example.com>", "twice?")
+    assert send(front, "friend@example.com", ["alice@example.org"], raw) == {}
+    assert send(front, "friend@example.com", ["alice@example.org"], raw) == {}
+    assert len(mailbox(dovecot_clean, "alice")) == 1
