@@ -80,3 +80,11 @@ def test_permanently_refused_recipient_is_refused_alone(
     assert refused["nobody@example.org"][0] == 550
     assert len(mailbox(dovecot_clean, "alice")) == 1
     assert len(mailbox(dovecot_clean, "bob")) == 1
+
+
+def test_bounce_with_null_sender_is_relayed(front: int, dovecot_clean: Dovecot) -> None:
+    raw = message("Mail Delivery System <mailer-daemon@example.com>", "Undelivered Mail")
+    assert send(front, "<>", ["alice@example.org"], raw) == {}
+    [delivered] = mailbox(dovecot_clean, "alice")
+    original_part(delivered, raw)
+    assert delivered.startswith(b"Return-Path: <>")

@@ -108,7 +108,7 @@ class FrontHandler:
         ds = self.relay.connect()
         try:
             await ds.open()
-            started = await ds.mail(envelope.mail_from, list(envelope.mail_options))
+            started = await ds.mail(reverse_path(envelope), list(envelope.mail_options))
         except DownstreamUnavailable as e:
             await ds.close()
             txn.unreachable = True
@@ -136,7 +136,7 @@ class FrontHandler:
                 return ACCEPTED
             replies = await self.relay.deliver(
                 sha=result.sha256,
-                sender=envelope.mail_from,
+                sender=reverse_path(envelope),
                 options=list(envelope.mail_options),
                 recipients=list(envelope.rcpt_tos),
                 content=received_header(self.cfg.hostname, session) + raw,
@@ -158,7 +158,7 @@ class FrontHandler:
         self, raw: bytes, envelope: Any, session: Any
     ) -> tuple[Decision, IntakeResult]:
         """Blocking (database, sealing): runs in the executor, off the event loop."""
-        facts = facts_from_email(raw, envelope.mail_from or None)
+        facts = facts_from_email(raw, reverse_path(envelope) or None)
         decision = self.intake.decide(facts)
         message = InboundMessage(
             channel="email",
@@ -183,3 +183,9 @@ class FrontHandler:
             if item is not None:
                 item.delivery = "delivered"
                 s.add(item)
+
+
+def reverse_path(envelope: Any) -> str:
+    """The envelope sender; "" for the null path of bounces (aiosmtpd reports it as "<>")."""
+    sender = envelope.mail_from or ""
+    return "" if sender == "<>" else str(sender)
