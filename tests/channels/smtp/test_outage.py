@@ -20,11 +20,14 @@ def send(port: int, sender: str, rcpts: list[str], raw: bytes) -> dict[str, tupl
         return client.sendmail(sender, rcpts, raw)
 
 
-def front_status(rt: Runtime, want: bool) -> ChannelStatus:
+def front_status(rt: Runtime, want: bool, name: str = "downstream") -> ChannelStatus:
     deadline = time.monotonic() + 5  # the row is written off the event loop
     while True:
         with Session(rt.engine) as s:
-            row = s.exec(select(ChannelStatus).where(ChannelStatus.channel == "smtp")).first()
+            q = select(ChannelStatus).where(
+                ChannelStatus.channel == "smtp", ChannelStatus.name == name
+            )
+            row = s.exec(q).first()
         if (row is not None and row.ok is want) or time.monotonic() > deadline:
             assert row is not None
             return row
@@ -73,3 +76,27 @@ def test_same_message_sent_again_is_not_delivered_twice(
     assert send(front, "friend@example.com", ["alice@example.org"], raw) == {}
     assert send(front, "friend@example.com", ["alice@example.org"], raw) == {}
     assert len(mailbox(dovecot_clean, "alice")) == 1
+
+
+def test_internal_failure_answers_451_and_the_retry_is_kept(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot
+) -> None:
+    raw = message(f"Jordan <{ABUSER}>", "when the vault cannot be written")
+    blobs = front_home.home / "blobs"
+    aside = blobs.with_name("blobs.aside")
+    blobs.rename(aside)
+    blobs.write_bytes(b"")  # a file where the blob folder should be: sealing fails
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send(front, ABUSER, ["alice@example.org"], raw)
+        assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (451, b"4.3.0")
+        assert vault_items(front_home, raw) == []
+        row = front_status(front_home, want=False, name="intake")
+        assert row.last_error == "a message could not be kept (NotADirectoryError)"
+    finally:
+        blobs.unlink()
+        aside.rename(blobs)
+    assert send(front, ABUSER, ["alice@example.org"], raw) == {}
+    assert [i.action for i in vault_items(front_home, raw)] == ["quarantine"]
+    assert mailbox(dovecot_clean, "alice") == []  # held mail is never relayed, even on error
+    assert front_status(front_home, want=True, name="intake").ok

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from nocontact.channels.smtp.downstream import Downstream, DownstreamUnavailable, Reply
@@ -42,7 +42,6 @@ class _Txn:
 
     probe: Downstream | None = None
     unreachable: bool = False  # recipients were accepted without the downstream's word
-    recipients: list[str] = field(default_factory=list)
 
 
 class FrontHandler:
@@ -50,8 +49,10 @@ class FrontHandler:
         self.intake = intake
         self.cfg = cfg
         self.relay = relay or Relay(cfg)
-        self.status = FrontStatus(intake.rt)
+        self.status = FrontStatus(intake.rt, "downstream")  # can we reach the real server?
+        self.keeping = FrontStatus(intake.rt, "intake")  # can we seal what arrives?
         self._txns: dict[int, _Txn] = {}
+        self.in_flight = 0  # messages between end of DATA and our reply (for a clean stop)
 
     # --- transaction state -------------------------------------------------------------
     async def _end(self, session: Any) -> _Txn:
@@ -95,11 +96,10 @@ class FrontHandler:
                 reply = await txn.probe.rcpt(address)
             except DownstreamUnavailable:
                 await self._end(session)
-                self._txns[id(session)] = txn = _Txn(unreachable=True, recipients=txn.recipients)
+                self._txns[id(session)] = _Txn(unreachable=True)
             else:
                 if not reply.ok:
                     return reply.line()  # 4xx: retry this one later; 5xx: refused for good
-        txn.recipients.append(address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 OK"
@@ -125,6 +125,13 @@ class FrontHandler:
 
     # --- the message -----------------------------------------------------------------
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.in_flight += 1
+        try:
+            return await self._data(session, envelope)
+        finally:
+            self.in_flight -= 1
+
+    async def _data(self, session: Any, envelope: Any) -> str:
         await self._end(session)
         raw: bytes = envelope.original_content
         loop = asyncio.get_running_loop()
@@ -132,6 +139,7 @@ class FrontHandler:
             decision, result = await loop.run_in_executor(
                 None, self._decide_and_keep, raw, envelope, session
             )
+            self.keeping.ok()
             if decision.action in HELD:
                 return ACCEPTED
             replies = await self.relay.deliver(
@@ -145,8 +153,10 @@ class FrontHandler:
             log.warning("smtp front: downstream unavailable, answered 451")
             self.status.failed(str(e))
             return TEMPFAIL
-        except Exception:  # protocol boundary: the sender must retry; nothing is lost
-            log.exception("smtp front: message not taken, answered 451")
+        except Exception as e:  # noqa: BLE001  (protocol boundary: the sender retries)
+            # the type only: exception texts can carry addresses or SQL parameters
+            log.error("smtp front: message not taken (%s), answered 451", type(e).__name__)
+            self.keeping.failed(f"a message could not be kept ({type(e).__name__})")
             return TEMPFAIL
         self.status.ok()
         reply = final_reply(replies, ACCEPTED, TEMPFAIL)

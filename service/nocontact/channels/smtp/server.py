@@ -19,6 +19,7 @@ from nocontact.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Stop = Callable[[], Awaitable[None]]
+STOP_GRACE_SECONDS = 15.0
 
 
 class FrontSMTP(SMTP):
@@ -83,6 +84,11 @@ async def start_front(rt: Runtime, intake: Intake) -> Stop | None:
     async def stop() -> None:
         server.close()
         await server.wait_closed()
+        # Let messages already received get their reply; one cut off here gets none, so its
+        # sender retries (and a sealed copy is found again by its hash, not doubled).
+        deadline = loop.time() + STOP_GRACE_SECONDS
+        while handler.in_flight and loop.time() < deadline:
+            await asyncio.sleep(0.05)
         log.info("smtp front stopped")
 
     return stop

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class FrontStatus:
     """Writes only when the state changes, off the event loop."""
 
-    def __init__(self, rt: Runtime, name: str = "downstream") -> None:
+    def __init__(self, rt: Runtime, name: str) -> None:
         self.rt = rt
         self.name = name
         self._last: bool | None = None
