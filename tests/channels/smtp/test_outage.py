@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import smtplib
 import time
 
@@ -100,3 +101,25 @@ def test_internal_failure_answers_451_and_the_retry_is_kept(
     assert [i.action for i in vault_items(front_home, raw)] == ["quarantine"]
     assert mailbox(dovecot_clean, "alice") == []  # held mail is never relayed, even on error
     assert front_status(front_home, want=True, name="intake").ok
+
+
+def test_lmtp_split_after_data_is_retried_for_the_failed_recipient_only(
+    front: int, dovecot_clean: Dovecot
+) -> None:
+    """Dovecot answers each recipient after DATA (RFC 2033): Alice saved, Bob failing for now
+    (his mail folder cannot be written). The sender is told to retry; the retry reaches Bob
+    and does not give Alice a second copy."""
+    raw = message("Friend <friend@example.com>", "for both of you")
+    rcpts = ["alice@example.org", "bob@example.org"]
+    os.chmod(dovecot_clean.maildir("bob"), 0o500)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            send(front, "friend@example.com", rcpts, raw)
+        assert refused.value.smtp_code == 451
+        assert len(mailbox(dovecot_clean, "alice")) == 1
+    finally:
+        os.chmod(dovecot_clean.maildir("bob"), 0o700)
+    assert send(front, "friend@example.com", rcpts, raw) == {}
+    assert len(mailbox(dovecot_clean, "alice")) == 1
+    [to_bob] = mailbox(dovecot_clean, "bob")
+    assert to_bob.endswith(raw)
