@@ -161,8 +161,21 @@ class FrontHandler:
         self.status.ok()
         reply = final_reply(replies, ACCEPTED, TEMPFAIL)
         if reply == ACCEPTED and result.item_id is not None:
-            await loop.run_in_executor(None, self._mark_delivered, result.item_id)
+            try:
+                await loop.run_in_executor(None, self._mark_delivered, result.item_id)
+            except Exception as e:  # noqa: BLE001  (delivered and sealed: only a flag is stale)
+                log.error(
+                    "smtp front: item %s delivered, flag not saved (%s)",
+                    result.item_id,
+                    type(e).__name__,
+                )
         return reply
+
+    async def handle_exception(self, error: Exception) -> str:
+        """Anything unexpected in a hook. aiosmtpd's default would answer ``500`` with the
+        error text: a permanent failure (the sender bounces) that may quote an address."""
+        log.error("smtp front: unexpected %s, answered 451", type(error).__name__)
+        return TEMPFAIL
 
     def _decide_and_keep(
         self, raw: bytes, envelope: Any, session: Any
