@@ -11,7 +11,6 @@ from pathlib import Path
 from nocontact.runtime import Runtime
 from tests.channels.smtp.conftest import (
     ABUSER,
-    home_with_list,
     mailbox,
     message,
     smtp_config,
@@ -22,18 +21,17 @@ from tests.servers.ports import free_port, wait_port
 
 
 def test_nocontact_run_holds_listed_mail_and_relays_the_rest(
-    tmp_path: Path, dovecot_clean: Dovecot
+    front_home: Runtime, tmp_path: Path, dovecot_clean: Dovecot
 ) -> None:
+    """The shared home (list, vault) with a config of its own: web and SMTP on free ports."""
     smtp_port = free_port()
-    rt: Runtime = home_with_list(
-        tmp_path, smtp_config(smtp_port, f"lmtp://127.0.0.1:{dovecot_clean.lmtp_port}")
-    )
-    # the shared test home listens on 8080; give this process a port of its own
-    text = rt.config_path.read_text().replace("127.0.0.1:8080", f"127.0.0.1:{free_port()}")
-    rt.config_path.write_text(text)
+    web = f'[web]\nlisten = "127.0.0.1:{free_port()}"\n'
+    config = tmp_path / "nocontact.toml"
+    config.write_text(web + smtp_config(smtp_port, f"lmtp://127.0.0.1:{dovecot_clean.lmtp_port}"))
     env = {**os.environ, "NOCONTACT_LOG_LEVEL": "DEBUG"}
+    command = ["--home", str(front_home.home), "--config", str(config), "run"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nocontact", "--home", str(rt.home), "run"],
+        [sys.executable, "-m", "nocontact", *command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -49,11 +47,10 @@ def test_nocontact_run_holds_listed_mail_and_relays_the_rest(
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode(errors="replace")[-2000:]
-    assert [i.action for i in vault_items(rt, held)] == ["quarantine"]
+    assert [i.action for i in vault_items(front_home, held)] == ["quarantine"]
     [delivered] = mailbox(dovecot_clean, "alice")
     assert delivered.endswith(passed)
     logs = (out + err).decode(errors="replace")
     assert "smtp front listening" in logs
     for leak in (ABUSER, "Held-Subject", "alice@example.org"):
         assert leak not in logs  # even at DEBUG
-    rt.engine.dispose()

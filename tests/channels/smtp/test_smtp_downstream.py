@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,13 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from nocontact.channels.smtp.server import server_tls_context
+from nocontact.config import SmtpConfig
 from nocontact.runtime import Runtime
 from tests.channels.smtp.conftest import (
     COPARENT,
-    home_with_list,
     message,
     running_front,
     self_signed,
-    smtp_config,
     vault_items,
 )
 from tests.servers.ports import free_port
@@ -79,8 +78,6 @@ def downstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recor
     root = tmp_path_factory.mktemp("smtp-downstream")
     cert, key = self_signed(root)
     recorder = Recorder()
-    from nocontact.config import SmtpConfig
-
     tls = server_tls_context(SmtpConfig(tls_cert_file=str(cert), tls_key_file=str(key)), "-")
     port = free_port()
     controller = Controller(
@@ -99,22 +96,22 @@ def downstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Recor
 
 @pytest.fixture(scope="module")
 def smtp_front(
-    tmp_path_factory: pytest.TempPathFactory, downstream: tuple[Recorder, Path, int]
+    front_home: Runtime, downstream: tuple[Recorder, Path, int]
 ) -> Iterator[tuple[Runtime, int]]:
+    """A second front on the shared home (same list and vault), relaying over SMTP."""
     _, cert, port = downstream
-    extra = (
-        "downstream_starttls = true\n"
-        f'downstream_ca_file = "{cert}"\n'
-        'downstream_username = "relay"\n'
-        'downstream_password = "s3cret-relay"\n'
+    cfg = SmtpConfig(
+        listen=f"127.0.0.1:{free_port()}",
+        deliver_to=f"smtp://127.0.0.1:{port}",
+        timeout_seconds=10,
+        downstream_starttls=True,
+        downstream_ca_file=str(cert),
+        downstream_username="relay",
+        downstream_password="s3cret-relay",
     )
-    rt = home_with_list(
-        tmp_path_factory.mktemp("smtp-front-smtp"),
-        smtp_config(free_port(), f"smtp://127.0.0.1:{port}", extra),
-    )
+    rt = replace(front_home, config=front_home.config.model_copy(update={"smtp": cfg}))
     with running_front(rt) as front_port:
         yield rt, front_port
-    rt.engine.dispose()
 
 
 def test_relay_over_smtp_uses_starttls_and_login_and_keeps_the_bytes(
