@@ -161,3 +161,28 @@ def test_downstream_data_refusal_is_passed_back_or_deferred(
         client.sendmail("friend@example.com", ["alice@example.org"], raw)
     assert refused.value.smtp_code == code
     assert refused.value.smtp_error.startswith(text)
+
+
+@pytest.fixture(scope="module")
+def plain_downstream() -> Iterator[tuple[Recorder, int]]:
+    """A downstream with no STARTTLS and no login, as a Postfix re-injection port on loopback."""
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield recorder, port
+    controller.stop()
+
+
+def test_relay_over_plain_smtp(front_home: Runtime, plain_downstream: tuple[Recorder, int]) -> None:
+    recorder, port = plain_downstream
+    cfg = SmtpConfig(
+        listen=f"127.0.0.1:{free_port()}", deliver_to=f"smtp://127.0.0.1:{port}", timeout_seconds=10
+    )
+    rt = replace(front_home, config=front_home.config.model_copy(update={"smtp": cfg}))
+    raw = message("Friend <friend@example.com>", "plain", "8-bit: café")
+    with running_front(rt) as front_port, smtplib.SMTP("127.0.0.1", front_port) as client:
+        assert client.sendmail("friend@example.com", ["alice@example.org"], raw) == {}
+    [got] = recorder.messages
+    assert (got.rcpt_tos, got.tls, got.login) == (["alice@example.org"], False, None)
+    assert got.content.endswith(raw)

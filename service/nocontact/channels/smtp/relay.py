@@ -46,6 +46,9 @@ class SmtpDownstream(Downstream):
                 await self.client.login(
                     self.cfg.downstream_username, self.cfg.secret("downstream_password") or ""
                 )
+            if self.client.last_ehlo_response is None:
+                # aiosmtplib greets lazily, but MAIL goes out through execute_command
+                await self.client.ehlo()
         except aiosmtplib.SMTPResponseException as e:
             raise DownstreamUnavailable(f"SMTP server refused the session with {e.code}") from e
         except (aiosmtplib.SMTPException, OSError) as e:
