@@ -108,7 +108,9 @@ class Delivered:
         return (key[0], key[1].lower()) in self._seen
 
     def add(self, sha: str, recipient: str) -> None:
-        self._seen[(sha, recipient.lower())] = time.monotonic()
+        key = (sha, recipient.lower())
+        self._seen[key] = time.monotonic()
+        self._seen.move_to_end(key)  # oldest first, so expiry can stop at the first fresh one
         self._expire()
 
     def _expire(self) -> None:
