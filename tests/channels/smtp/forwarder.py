@@ -19,6 +19,7 @@ class Forwarder:
         self._server: socketserver.ThreadingTCPServer | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self.active = 0  # connections open through the forwarder right now
 
     def start(self) -> None:
         outer = self
@@ -29,10 +30,16 @@ class Forwarder:
                 client: socket.socket = self.request
                 with outer._lock:
                     outer._open.update({client, upstream})
-                pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-                pump.start()
-                _pump(client, upstream)
-                pump.join(10)
+                    outer.active += 1
+                try:
+                    pump = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+                    pump.start()
+                    _pump(client, upstream)
+                    pump.join(10)
+                finally:
+                    with outer._lock:
+                        outer.active -= 1
+                        outer._open.difference_update({client, upstream})
 
         class Server(socketserver.ThreadingTCPServer):
             allow_reuse_address = True

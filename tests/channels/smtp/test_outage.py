@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import smtplib
 import time
+from collections.abc import Callable
 
 import pytest
 from sqlmodel import Session, select
@@ -123,3 +124,25 @@ def test_lmtp_split_after_data_is_retried_for_the_failed_recipient_only(
     assert len(mailbox(dovecot_clean, "alice")) == 1
     [to_bob] = mailbox(dovecot_clean, "bob")
     assert to_bob.endswith(raw)
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_client_vanishing_mid_transaction_releases_the_downstream_connection(
+    front: int, lmtp_link: Forwarder
+) -> None:
+    assert wait_for(lambda: lmtp_link.active == 0)
+    client = smtplib.SMTP("127.0.0.1", front, timeout=20)
+    client.ehlo()
+    client.mail("friend@example.com")
+    assert client.rcpt("alice@example.org")[0] == 250
+    assert lmtp_link.active == 1  # the recipient was checked with the real server
+    client.sock.close()  # gone without QUIT, as a dropped connection
+    assert wait_for(lambda: lmtp_link.active == 0)
