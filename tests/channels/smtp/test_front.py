@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 
 from nocontact.runtime import Runtime
 from tests.channels.smtp.conftest import (
@@ -88,3 +89,28 @@ def test_bounce_with_null_sender_is_relayed(front: int, dovecot_clean: Dovecot) 
     [delivered] = mailbox(dovecot_clean, "alice")
     original_part(delivered, raw)
     assert delivered.startswith(b"Return-Path: <>")
+
+
+def test_mail_mentioning_a_listed_person_is_held_for_review(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot
+) -> None:
+    raw = message("Chris <chris@example.com>", "hi", f"Jordan asked me to write; {ABUSER}")
+    assert send(front, "chris@example.com", ["alice@example.org"], raw) == {}
+    assert [i.action for i in vault_items(front_home, raw)] == ["review"]
+    assert mailbox(dovecot_clean, "alice") == []
+
+
+def test_concurrent_senders_each_get_the_right_outcome(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot
+) -> None:
+    """Eight connections at once, held and relayed mixed: per-session state never crosses."""
+    held = [message(f"Jordan <{ABUSER}>", f"held {n}") for n in range(4)]
+    passed = [message("Friend <friend@example.com>", f"passed {n}") for n in range(4)]
+    jobs = [(ABUSER, raw) for raw in held] + [("friend@example.com", raw) for raw in passed]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        results = list(pool.map(lambda j: send(front, j[0], ["alice@example.org"], j[1]), jobs))
+    assert results == [{}] * len(jobs)
+    assert all([i.action for i in vault_items(front_home, raw)] == ["quarantine"] for raw in held)
+    delivered = mailbox(dovecot_clean, "alice")
+    assert len(delivered) == len(passed)
+    assert all(any(d.endswith(raw) for d in delivered) for raw in passed)
