@@ -27,6 +27,7 @@ class Forwarder:
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 upstream = socket.create_connection(("127.0.0.1", outer.target_port), timeout=10)
+                upstream.settimeout(None)  # idle connections stay open, as with a real server
                 client: socket.socket = self.request
                 with outer._lock:
                     outer._open.update({client, upstream})

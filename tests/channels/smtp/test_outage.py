@@ -144,5 +144,5 @@ def test_client_vanishing_mid_transaction_releases_the_downstream_connection(
     client.mail("friend@example.com")
     assert client.rcpt("alice@example.org")[0] == 250
     assert lmtp_link.active == 1  # the recipient was checked with the real server
-    client.sock.close()  # gone without QUIT, as a dropped connection
+    client.close()  # gone without QUIT, as a dropped connection
     assert wait_for(lambda: lmtp_link.active == 0)
