@@ -82,7 +82,17 @@ class LmtpDownstream(Downstream):
         if start.code != 354:
             return [start] * recipients
         await self._send(wire_data(content))
-        return [await self._reply() for _ in range(recipients)]
+        replies: list[Reply] = []
+        try:
+            for _ in range(recipients):
+                replies.append(await self._reply())
+        except DownstreamUnavailable:
+            if not replies:
+                raise
+            # Keep the answers we have: those recipients are delivered and must not get the
+            # message again when the sender retries for the rest.
+            replies += [Reply(421, "4.4.2 connection lost")] * (recipients - len(replies))
+        return replies
 
     async def rset(self) -> Reply:
         return await self._command("RSET")
