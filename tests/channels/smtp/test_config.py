@@ -1,11 +1,18 @@
-"""The [smtp] section refuses half-given settings with the file and key named."""
+"""The [smtp] section refuses half-given settings, naming the file and the key."""
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from dataclasses import replace
+
 import pytest
 
-from nocontact.config import parse_config
-from nocontact.errors import ConfigError
+from nocontact.channels.smtp.server import start_front
+from nocontact.config import SmtpConfig, parse_config
+from nocontact.errors import ChannelError, ConfigError
+from nocontact.intake import Intake
+from nocontact.runtime import Runtime
 
 
 @pytest.mark.parametrize(
@@ -33,3 +40,15 @@ def test_a_complete_smtp_section_is_accepted() -> None:
         file="x",
     )
     assert cfg.smtp is not None and cfg.smtp.deliver_to == "smtp://[::1]:10026"
+
+
+def test_a_busy_listen_port_is_a_clear_error(front_home: Runtime) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = SmtpConfig(listen=f"127.0.0.1:{port}")
+        rt = replace(front_home, config=front_home.config.model_copy(update={"smtp": cfg}))
+        with pytest.raises(ChannelError) as e:
+            asyncio.run(start_front(rt, Intake(rt)))
+    assert f"smtp.listen: cannot listen on 127.0.0.1:{port}" in str(e.value)

@@ -12,7 +12,7 @@ from aiosmtpd.smtp import SMTP
 
 from nocontact.channels.smtp.handler import FrontHandler
 from nocontact.config import SmtpConfig, split_listen
-from nocontact.errors import ConfigError
+from nocontact.errors import ChannelError, ConfigError
 from nocontact.intake import Intake
 from nocontact.runtime import Runtime
 
@@ -78,7 +78,12 @@ async def start_front(rt: Runtime, intake: Intake) -> Stop | None:
         )
 
     host, port = split_listen(cfg.listen)
-    server = await loop.create_server(factory, host=host, port=port)
+    try:
+        server = await loop.create_server(factory, host=host, port=port)
+    except OSError as e:
+        raise ChannelError(
+            f"{rt.config_path}: smtp.listen: cannot listen on {host}:{port} ({e.strerror})"
+        ) from e
     log.info("smtp front listening on %s:%s (starttls %s)", host, port, tls is not None)
 
     async def stop() -> None:
