@@ -138,11 +138,11 @@ class Intake:
         d = decision or self.decide(msg.facts, hid)
         if d.action not in KEPT:
             return IntakeResult(d, sha)
-        existing = self._existing(hid, msg.source_key, sha)
+        with read_session(self.rt.engine) as s:  # one read-only look before any write
+            existing = self._find(s, hid, msg.source_key, sha)
+            recipients = [(r.id, r.public_key) for r in active_recipients(s, hid) if r.id]
         if existing is not None:
             return IntakeResult(d, sha, existing, duplicate=True)
-        with read_session(self.rt.engine) as s:
-            recipients = [(r.id, r.public_key) for r in active_recipients(s, hid) if r.id]
         meta = {
             "channel": msg.channel,
             "source_key": msg.source_key,

@@ -150,3 +150,45 @@ def test_garbage_never_raises_and_still_decides() -> None:
     assert d.action == "deliver"
     raw2 = b"From: jon.smith@gmail.com\r\nContent-Type: multipart/mixed\r\n\r\n\xff\xff"
     assert decide(facts_from_email(raw2), blocklist()).action == "quarantine"
+
+
+def with_allow(*entries: tuple[str, str]) -> BlockList:
+    friend = ListedPerson(9, "Jon Baker (friend)", "allow")
+    idents = [
+        ListedIdentifier(n, person, kind, normalise(kind, value, region="GB"), value)
+        for n, (person, kind, value) in enumerate(LIST, start=1)
+    ]
+    idents += [
+        ListedIdentifier(100 + n, friend, kind, normalise(kind, value, region="GB"), value)
+        for n, (kind, value) in enumerate(entries)
+    ]
+    return BlockList.build(idents, region="GB")
+
+
+def test_an_allowed_sender_mentioning_the_abuser_is_delivered() -> None:
+    bl = with_allow(("email", "mum@example.com"))
+    msg = facts_from_email(eml("From: Mum <mum@example.com>", "Jon Smith called me again."))
+    assert decide(msg, bl).action == "deliver"
+    stranger = facts_from_email(eml("From: x@example.com", "Jon Smith called me again."))
+    assert decide(stranger, bl).action == "review"
+
+
+def test_an_allow_entry_never_beats_an_explicit_block() -> None:
+    bl = with_allow(("email", "mum@example.com"), ("domain", "gmail.com"))
+    blocked = facts_from_email(eml("From: mum@example.com\r\nReply-To: jon.smith@gmail.com"))
+    assert decide(blocked, bl).action == "quarantine"
+    assert decide(facts_from_email(eml("From: jon.smith@gmail.com")), bl).action == "quarantine"
+
+
+def test_an_allowed_reply_to_does_not_whitelist_a_stranger() -> None:
+    bl = with_allow(("email", "mum@example.com"))
+    msg = facts_from_email(eml("From: x@example.com\r\nReply-To: mum@example.com", "Jonny says hi"))
+    assert decide(msg, bl).action == "review"
+
+
+def test_a_word_that_does_not_count_is_not_a_mention() -> None:
+    bl = with_allow(("alias", "Jonny"))
+    msg = facts_from_email(eml("From: x@example.com", "Jonny from work says hi"))
+    assert decide(msg, bl).action == "deliver"
+    still = facts_from_email(eml("From: x@example.com", "Jon Smith says hi"))
+    assert decide(still, bl).action == "review"

@@ -103,8 +103,12 @@ def facts_from_email(raw: bytes, envelope_from: str | None = None) -> Facts:
                 notes.append(f"unreadable {header} header")
         try:
             rp = msg.get("Return-Path")
-            if rp is not None and getattr(rp, "addresses", None):
-                parties += [Party("return_path", a.addr_spec) for a in rp.addresses if a.addr_spec]
+            if rp is not None:
+                # policy.default has no address class for Return-Path: parse it as one
+                rp = policy.default.header_factory("sender", str(rp))
+                parties += [
+                    Party("return_path", _text(a.addr_spec)) for a in rp.addresses if a.addr_spec
+                ]
         except Exception:  # noqa: BLE001
             notes.append("unreadable Return-Path header")
         try:

@@ -12,7 +12,7 @@ from nocontact.models import Household, Identifier, Person
 from nocontact.people.normalise import InvalidIdentifier, normalise
 from nocontact.vault import ledger
 
-RELATIONS = ("abuser", "ally", "coparent")
+RELATIONS = ("abuser", "ally", "coparent", "allow")
 
 
 def _household(session: Session, household_id: int) -> Household:

@@ -61,16 +61,23 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+@lru_cache(maxsize=1)
+def _translation() -> dict[int, str]:
+    return str.maketrans(_table())
+
+
 def _skeleton(text: str, *, fold_case_first: bool) -> str:
-    table = _table()
-    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
+    trans = _translation()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
     if fold_case_first:
         text = text.casefold()
-    mapped = "".join(table.get(ch, ch) for ch in text)
-    # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
-    decomposed = unicodedata.normalize("NFD", mapped.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    out = "".join(table.get(ch, ch) for ch in bare).casefold()
+    mapped = text.translate(trans).casefold()
+    if not mapped.isascii():
+        # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
+        decomposed = unicodedata.normalize("NFD", mapped)
+        mapped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    out = mapped.translate(trans).casefold()
     for seq, letter in _DIGRAPHS:
         out = out.replace(seq, letter)
     return " ".join(out.split())
@@ -81,6 +88,9 @@ def skeleton(text: str) -> str:
     return _skeleton(text, fold_case_first=True)
 
 
-def skeletons(text: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def skeletons(text: str) -> frozenset[str]:
     """Both readings of a name: case-folded first, and as written ("BiII" reads as "Bill")."""
-    return {_skeleton(text, fold_case_first=True), _skeleton(text, fold_case_first=False)}
+    return frozenset(
+        (_skeleton(text, fold_case_first=True), _skeleton(text, fold_case_first=False))
+    )
