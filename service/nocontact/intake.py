@@ -156,26 +156,36 @@ class Intake:
 
     def commit_many(self, batch: Sequence[Prepared]) -> list[IntakeResult]:
         """Group commit: prepared items in one transaction, so one database sync covers them all
-        (with ``synchronous=FULL`` each commit is an fsync). Duplicates inside the batch or of
-        committed items come back as duplicates; a race lost to another process falls back to
-        one commit per item."""
+        (with ``synchronous=FULL`` each commit is an fsync). Duplicates inside the batch are
+        found here without a query; one committed since ``prepare`` looked (a concurrent
+        delivery in an earlier batch, another process) trips the unique constraints, and the
+        batch falls back to one commit per item, each checking first."""
+        first: dict[tuple[int, str], int] = {}  # (household, source key or sha) -> batch index
+        twin: list[int | None] = []
+        for i, p in enumerate(batch):
+            keys = ((p.household_id, p.msg.source_key), (p.household_id, p.sha256))
+            twin.append(next((first[k] for k in keys if k in first), None))
+            if twin[-1] is None:
+                first.update((k, i) for k in keys)
         try:
             with transaction(self.rt.engine) as s:
-                results = [self._insert_unless_known(s, p) for p in batch]
+                ids = [
+                    None if t is not None else self._insert(s, p)
+                    for p, t in zip(batch, twin, strict=True)
+                ]
         except IntegrityError:
             return [self._commit_one(p, None) for p in batch]
-        for p, r in zip(batch, results, strict=True):
-            if r.duplicate:
+        results = []
+        for p, t, item_id in zip(batch, twin, ids, strict=True):
+            if t is not None:
                 self.rt.blobs.discard(p.sealed.blob)
+                results.append(IntakeResult(p.decision, p.sha256, ids[t], duplicate=True))
             else:
-                log.info("kept item %s channel=%s action=%s", r.item_id, p.msg.channel, r.action)
+                log.info(
+                    "kept item %s channel=%s action=%s", item_id, p.msg.channel, p.decision.action
+                )
+                results.append(IntakeResult(p.decision, p.sha256, item_id))
         return results
-
-    def _insert_unless_known(self, s: Session, p: Prepared) -> IntakeResult:
-        dup = self._find(s, p.household_id, p.msg.source_key, p.sha256)
-        if dup is not None:
-            return IntakeResult(p.decision, p.sha256, dup, duplicate=True)
-        return IntakeResult(p.decision, p.sha256, self._insert(s, p))
 
     def _commit_one(
         self, p: Prepared, in_transaction: Callable[[Session], None] | None

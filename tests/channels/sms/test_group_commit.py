@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from nocontact.channels.sms.group import GroupCommit
 from nocontact.db import transaction
-from nocontact.intake import InboundMessage, Intake
+from nocontact.intake import InboundMessage, Intake, Prepared
 from nocontact.matching.facts import facts_from_sms
 from nocontact.models import VaultItem
 from nocontact.people.service import add_person
@@ -47,3 +47,24 @@ def test_concurrent_texts_and_their_duplicates_are_kept_once_each(any_rt: Runtim
         assert sorted(i.ledger_seq for i in items) == sorted(set(i.ledger_seq for i in items))
     stored = [p for p in any_rt.blobs.root.rglob("*") if p.is_file()]
     assert sorted(p.name for p in stored) == sorted(i.blob.split("/")[-1] for i in items)
+
+    # deterministic: twins inside one batch, and a twin of an item committed by an earlier batch
+    def prepared(key: str) -> Prepared:
+        msg = InboundMessage("sms", key.encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "hi"))
+        p = intake.prepare(msg, decision=intake.decide(msg.facts))
+        assert isinstance(p, Prepared)
+        return p
+
+    a, a_twin = prepared("a"), prepared("a")
+    first, twin = intake.commit_many([a, a_twin])
+    assert not first.duplicate and twin.duplicate and twin.item_id == first.item_id
+    late_twin, c = prepared("b"), prepared("c")
+    intake.commit_many([prepared("b")])
+    # the unique constraint trips; the batch falls back to one commit each
+    again, fresh = intake.commit_many([late_twin, c])
+    assert again.duplicate and not fresh.duplicate
+    with Session(any_rt.engine) as s:
+        assert len(s.exec(select(VaultItem)).all()) == 15
+        assert ledger.first_fault(ledger.chain(s, any_rt.household_id)) is None
+    for gone in (a_twin, late_twin):
+        assert not any_rt.blobs.path(gone.sealed.blob).exists()
