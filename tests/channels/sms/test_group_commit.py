@@ -3,8 +3,12 @@ and the ledger chain holds; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from nocontact.channels.sms.group import GroupCommit
@@ -15,13 +19,35 @@ from nocontact.models import VaultItem
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
-from tests.channels.sms.conftest import ABUSER
+from tests.channels.sms.conftest import ABUSER, open_home
+from tests.conftest import make_home
+from tests.servers import postgres
 
 
-def test_concurrent_texts_and_their_duplicates_are_kept_once_each(any_rt: Runtime) -> None:
-    with transaction(any_rt.engine) as s:
-        add_person(s, any_rt.household_id, "Mark", "abuser", phones=[ABUSER])
-    intake = Intake(any_rt)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def listed_rt(
+    request: pytest.FixtureRequest, sms_template: Path, tmp_path: Path
+) -> Iterator[Runtime]:
+    """A home with ABUSER listed: SQLite copied from the template (fast), PostgreSQL fresh."""
+    if request.param == "sqlite":
+        rt = open_home(sms_template, tmp_path, "")
+        yield rt
+        rt.engine.dispose()
+        return
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    with postgres.temporary_database() as url:
+        rt = make_home(tmp_path, database_url=url)
+        with transaction(rt.engine) as s:
+            add_person(s, rt.household_id, "Mark", "abuser", phones=[ABUSER])
+        yield rt
+        rt.engine.dispose()
+
+
+def test_concurrent_texts_and_their_duplicates_are_kept_once_each(listed_rt: Runtime) -> None:
+    intake = Intake(listed_rt)
     group = GroupCommit(intake, max_batch=8)
 
     def deliver(n: int) -> tuple[int, int | None, bool]:
@@ -40,12 +66,12 @@ def test_concurrent_texts_and_their_duplicates_are_kept_once_each(any_rt: Runtim
         by_key.setdefault(key, set()).add(item_id)
     assert all(len(ids) == 1 and None not in ids for ids in by_key.values())
     assert sum(not dup for _, _, dup in results) == 12
-    with Session(any_rt.engine) as s:
+    with Session(listed_rt.engine) as s:
         items = s.exec(select(VaultItem)).all()
         assert len(items) == 12
-        assert ledger.first_fault(ledger.chain(s, any_rt.household_id)) is None
+        assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
         assert sorted(i.ledger_seq for i in items) == sorted(set(i.ledger_seq for i in items))
-    stored = [p for p in any_rt.blobs.root.rglob("*") if p.is_file()]
+    stored = [p for p in listed_rt.blobs.root.rglob("*") if p.is_file()]
     assert sorted(p.name for p in stored) == sorted(i.blob.split("/")[-1] for i in items)
 
     # deterministic: twins inside one batch, and a twin of an item committed by an earlier batch
@@ -63,8 +89,8 @@ def test_concurrent_texts_and_their_duplicates_are_kept_once_each(any_rt: Runtim
     # the unique constraint trips; the batch falls back to one commit each
     again, fresh = intake.commit_many([late_twin, c])
     assert again.duplicate and not fresh.duplicate
-    with Session(any_rt.engine) as s:
+    with Session(listed_rt.engine) as s:
         assert len(s.exec(select(VaultItem)).all()) == 15
-        assert ledger.first_fault(ledger.chain(s, any_rt.household_id)) is None
+        assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
     for gone in (a_twin, late_twin):
-        assert not any_rt.blobs.path(gone.sealed.blob).exists()
+        assert not listed_rt.blobs.path(gone.sealed.blob).exists()
