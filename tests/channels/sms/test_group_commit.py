@@ -4,6 +4,7 @@ and the ledger chain holds; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -94,3 +95,23 @@ def test_concurrent_texts_and_their_duplicates_are_kept_once_each(listed_rt: Run
         assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
     for gone in (a_twin, late_twin):
         assert not listed_rt.blobs.path(gone.sealed.blob).exists()
+
+
+def test_the_writer_leaves_when_idle_and_comes_back_for_the_next_text(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    rt = open_home(sms_template, tmp_path, "")
+    intake = Intake(rt)
+    group = GroupCommit(intake, idle_seconds=0.05)
+
+    def deliver(key: str) -> int | None:
+        msg = InboundMessage("sms", key.encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "x"))
+        return group.process(msg, intake.decide(msg.facts)).item_id
+
+    assert deliver("one") is not None
+    deadline = time.monotonic() + 5
+    while group._writer is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert group._writer is None
+    assert deliver("two") is not None
+    rt.engine.dispose()

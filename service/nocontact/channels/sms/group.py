@@ -21,12 +21,17 @@ from nocontact.matching import Decision
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 64
+IDLE_SECONDS = 5.0  # the writer thread ends after this long without work
+WAIT_SECONDS = 60.0
 
 
 class GroupCommit:
-    def __init__(self, intake: Intake, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, intake: Intake, max_batch: int = MAX_BATCH, idle_seconds: float = IDLE_SECONDS
+    ) -> None:
         self.intake = intake
         self.max_batch = max_batch
+        self.idle_seconds = idle_seconds
         self._queue: queue.Queue[tuple[Prepared, Future[IntakeResult]]] = queue.Queue()
         self._lock = threading.Lock()
         self._writer: threading.Thread | None = None
@@ -38,7 +43,9 @@ class GroupCommit:
         done: Future[IntakeResult] = Future()
         self._queue.put((prepared, done))
         self._start()
-        return done.result()
+        # bounded: a request never hangs; if the commit lands after this, the provider's
+        # retry finds the item and is answered as a duplicate
+        return done.result(timeout=WAIT_SECONDS)
 
     def _start(self) -> None:
         with self._lock:
@@ -48,7 +55,17 @@ class GroupCommit:
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            try:
+                first = self._queue.get(timeout=self.idle_seconds)
+            except queue.Empty:
+                # Leave when idle. Under the lock so a text queued meanwhile is either seen
+                # here or finds no writer and starts a new one (``_start`` takes the lock).
+                with self._lock:
+                    if self._queue.empty():
+                        self._writer = None
+                        return
+                continue
+            batch = [first]
             while len(batch) < self.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
