@@ -68,6 +68,8 @@ class WebConfig(Strict):
     vault_cooldown_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
     session_idle_minutes: int = Field(15, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=24 * 7)
+    # Where the quick-exit control goes: an ordinary, harmless page.
+    quick_exit_url: str = "https://www.bbc.co.uk/weather"
 
     @field_validator("listen")
     @classmethod
