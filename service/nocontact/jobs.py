@@ -35,4 +35,9 @@ def make_scheduler(rt: Runtime) -> BackgroundScheduler:
         args=[rt],
         id="checkpoint",
     )
+    if rt.config.notify is not None:
+        from nocontact.web.notify import digest_job
+
+        # hourly: each reviewer's own "hourly" or "daily" choice is applied inside the job
+        sched.add_job(digest_job, "interval", hours=1, args=[rt], id="reviewer-digest")
     return sched
