@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,19 @@ class Site:
     _n: int = 0
 
     def hold_email(
-        self, sender: str, subject: str, body: str, *, html: bool = False, extra: str = ""
+        self,
+        sender: str,
+        subject: str,
+        body: str,
+        *,
+        content_type: str = "text/plain; charset=utf-8",
     ) -> IntakeResult:
         """Put one message through the real intake (never rows directly)."""
         self._n += 1
-        ctype = "text/html" if html else "text/plain"
         raw = (
             f"From: {sender}\r\nTo: me@example.org\r\nSubject: {subject}\r\n"
             f"Message-ID: <web-{self._n}-{time.monotonic_ns()}@test.invalid>\r\n"
-            f"MIME-Version: 1.0\r\n{extra}Content-Type: {ctype}; charset=utf-8\r\n\r\n{body}\r\n"
+            f"MIME-Version: 1.0\r\nContent-Type: {content_type}\r\n\r\n{body}\r\n"
         ).encode()
         msg = InboundMessage("email", raw, f"test:{self._n}", facts_from_email(raw, None))
         result = self.intake.process(msg)
@@ -154,12 +159,15 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def http_login(site: Site, name: str = "owner", passphrase: str = PASSPHRASE) -> httpx.Client:
+@contextmanager
+def http_login(
+    site: Site, name: str = "owner", passphrase: str = PASSPHRASE
+) -> Iterator[httpx.Client]:
     """A plain HTTP client logged in through the real form."""
-    client = httpx.Client(base_url=site.url, follow_redirects=True, timeout=30)
-    form = client.get("/login")
-    r = client.post(
-        "/login", data={"csrf": csrf_of(form.text), "name": name, "passphrase": passphrase}
-    )
-    assert r.status_code == 200 and r.url.path != "/login", r.text
-    return client
+    with httpx.Client(base_url=site.url, follow_redirects=True, timeout=30) as client:
+        form = client.get("/login")
+        r = client.post(
+            "/login", data={"csrf": csrf_of(form.text), "name": name, "passphrase": passphrase}
+        )
+        assert r.status_code == 200 and r.url.path != "/login", r.text
+        yield client

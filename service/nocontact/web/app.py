@@ -18,6 +18,8 @@ from nocontact.web.keyring import Keyring
 from nocontact.web.pages import activity, home, items, people, review, settings, vault
 from nocontact.web.security import SecurityHeaders
 
+PAGES = (auth, home, people, vault, items, activity, settings, review)
+
 
 def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
     app = FastAPI(title="No Contact", docs_url=None, redoc_url=None, openapi_url=None)
@@ -36,7 +38,7 @@ def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
 def add_pages(app: FastAPI) -> None:
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    for module in (auth, home, people, vault, items, activity, settings, review):
+    for module in PAGES:
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
