@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult
@@ -112,7 +112,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_config(site: Site) -> Iterator[None]:
+def _restore_config(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests may ``configure`` the shared site; undo it afterwards."""
+    if "site" not in request.fixturenames:
+        yield
+        return
+    site: Site = request.getfixturevalue("site")
     saved = site.rt.config
     yield
     site.rt.config = saved
@@ -141,6 +146,13 @@ def login(page: Page, site: Site, name: str = "owner", passphrase: str = PASSPHR
     page.fill("#passphrase", passphrase)
     page.click("button[type=submit]:has-text('Log in')")
     page.wait_for_load_state()
+
+
+def press(target: Locator) -> None:
+    """Click a control below the message frame. Playwright's own scroll-then-click sometimes
+    lands before the layout under the sandboxed frame settles, so scroll it in first."""
+    target.evaluate("e => e.scrollIntoView({block: 'center'})")
+    target.click()
 
 
 def shoot(page: Page, name: str) -> None:

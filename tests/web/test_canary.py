@@ -11,10 +11,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlmodel import Session, select
 
+from nocontact.models import LedgerEntry
 from nocontact.web.render import clean_html
 from tests.conftest import PASSPHRASE
-from tests.web.conftest import Site, login, shoot
+from tests.web.conftest import Site, login, press, shoot
 
 
 class Canary:
@@ -117,6 +119,12 @@ def test_viewing_a_tracking_message_makes_no_request(
     expect(page.locator("main")).to_contain_text("Pictures in this message are not loaded")
     page.wait_for_load_state("networkidle")
     shoot(page, "item-tracking")
+    with page.expect_download() as download:
+        press(page.get_by_role("link", name="photo.gif"))
+    assert download.value.suggested_filename == "photo.gif"
+    with Session(site.rt.engine) as s:
+        kinds = [e.kind for e in s.exec(select(LedgerEntry)).all()]
+    assert kinds[-1] == "attachment_opened"
     # the control page's own favicon request may land late; nothing in the corpus names it
     hits = [h for h in canary.hits if h != "/favicon.ico"]
     assert hits == [], f"the message made the browser fetch {hits}"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, col, select
 
 from nocontact.db import transaction
-from nocontact.models import ItemKey, LedgerEntry, VaultItem, utcnow
+from nocontact.models import ChannelStatus, ItemKey, LedgerEntry, VaultItem, utcnow
 from nocontact.users import add_user
 from nocontact.web.models import WebSession
 from tests.conftest import PASSPHRASE
@@ -40,7 +41,34 @@ def test_wrong_passphrase_is_refused_and_the_right_one_logs_in(page: Page, site:
 
 def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site: Site) -> None:
     site.hold_email(f"Jordan Reed <{SENDER}>", SUBJECT, BODY)
+    now = utcnow()
+    with transaction(site.rt.engine) as s:  # what the IMAP watcher records about its accounts
+        s.add(
+            ChannelStatus(
+                household_id=site.rt.household_id,
+                channel="imap",
+                name="personal",
+                last_checked=now - timedelta(minutes=2),
+                last_ok=now,
+            )
+        )
+        s.add(
+            ChannelStatus(
+                household_id=site.rt.household_id,
+                channel="imap",
+                name="work",
+                ok=False,
+                last_checked=now,
+                last_ok=now - timedelta(hours=3),
+                last_error="AUTHENTICATIONFAILED",
+                failures=4,
+            )
+        )
     login(page, site)
+    health = page.locator("ul.health")
+    expect(health).to_contain_text("Your mail account “personal”: checked 2 minutes ago")
+    expect(health).to_contain_text("“work”: could not be checked since 3 hours ago")
+    assert "AUTHENTICATIONFAILED" not in page.content()
     for path in ("/", "/activity", "/vault", "/settings"):
         if path != "/":
             page.goto(site.url + path)

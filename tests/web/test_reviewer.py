@@ -19,7 +19,7 @@ from nocontact.web.models import NotifyPrefs
 from nocontact.web.notify import digest_job
 from tests.conftest import PASSPHRASE
 from tests.servers.ports import free_port
-from tests.web.conftest import REVIEWER_PASSPHRASE, Site, login, shoot
+from tests.web.conftest import REVIEWER_PASSPHRASE, Site, login, press, shoot
 
 SENDER = "jordan@example.net"
 SUBJECT = "You will regret this"
@@ -87,7 +87,7 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
     page.check("input[value=threat]")
     page.check("input[value=urgent]")
     page.fill("#summary", "He is angry about the weekend; no direct threat to the children.")
-    page.get_by_role("button", name="Save note").click()
+    press(page.get_by_role("button", name="Save note"))
     expect(page.locator("main")).to_contain_text("Your note is saved")
     shoot(page, "review-item")
 
@@ -119,9 +119,7 @@ def test_release_failure_is_calm_and_keeps_the_item_held(
     page.wait_for_url("**/review")
     page.goto(f"{site.url}/review/items/{held.item_id}")
     expect(page.frame_locator("iframe.body").locator("body")).to_contain_text("says hi")
-    release = page.get_by_role("button", name="Let it through")
-    release.evaluate("b => b.scrollIntoView()")
-    release.click()
+    press(page.get_by_role("button", name="Let it through"))
     expect(page.locator("[role=alert]")).to_contain_text("Nothing was lost; it stays held")
     assert "Traceback" not in page.content()
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import HTTPException, Request
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.responses import Response
 
@@ -49,6 +50,12 @@ class SecurityHeaders(BaseHTTPMiddleware):
         return response
 
 
+def _session_csrf(request: Request, token: str) -> list[str]:
+    with Session(request.app.state.rt.engine) as s:
+        rows = s.exec(select(WebSession).where(WebSession.token_hash == token_hash(token)))
+        return [r.csrf for r in rows]
+
+
 async def check_csrf(request: Request) -> None:
     """Router dependency: every POST must carry the session's token (or the login token)."""
     if request.method != "POST":
@@ -58,9 +65,7 @@ async def check_csrf(request: Request) -> None:
     expected = [request.cookies.get(LOGIN_COOKIE, "")]
     token = request.cookies.get(COOKIE)
     if token:
-        with Session(request.app.state.rt.engine) as s:
-            row = s.exec(select(WebSession).where(WebSession.token_hash == token_hash(token)))
-            expected += [r.csrf for r in row]
+        expected += await run_in_threadpool(_session_csrf, request, token)
     if not sent or not any(e and hmac.compare_digest(sent, e) for e in expected):
         raise HTTPException(
             status_code=403, detail="This form has expired. Please go back and try again."
