@@ -186,6 +186,13 @@ def test_totp_is_asked_after_the_passphrase_and_recovery_codes_work_once(site: S
         r = c.post("/login/code", data={"csrf": csrf_of(r.text), "code": codes[0]})
         assert r.url.path == "/review"
     with closing(start()) as c:
+        code = pyotp.TOTP(secret.group(1)).now()
+        r = c.post("/login/code", data={"csrf": csrf_of(c.get("/login/code").text), "code": code})
+        assert r.url.path == "/review"
+    with closing(start()) as c:
+        r = c.post("/login/code", data={"csrf": csrf_of(c.get("/login/code").text), "code": code})
+        assert r.status_code == 401, "a TOTP code was accepted twice"
+    with closing(start()) as c:
         r = c.post(
             "/login/code", data={"csrf": csrf_of(c.get("/login/code").text), "code": codes[0]}
         )

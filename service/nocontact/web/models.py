@@ -43,3 +43,10 @@ class NotifyPrefs(SQLModel, table=True):
     digest: str = "daily"  # never | hourly | daily (reviewers)
     urgent: bool = True  # owner: a notice when the trusted person tags something urgent
     last_digest_at: datetime | None = None
+
+
+class TotpUse(SQLModel, table=True):
+    """The last time step whose code was accepted, so a seen code cannot be replayed."""
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    last_step: int = 0

@@ -1,4 +1,4 @@
-"""web: sessions, TOTP recovery codes, notification preferences
+"""web: sessions, TOTP recovery codes and replay guard, notification preferences
 
 Revision ID: 0006_web
 Revises: 0001
@@ -55,9 +55,16 @@ def upgrade() -> None:
         sa.Column("last_digest_at", _t(), nullable=True),
         sa.PrimaryKeyConstraint("user_id"),
     )
+    op.create_table(
+        "totpuse",
+        sa.Column("user_id", sa.Integer(), sa.ForeignKey("user.id"), nullable=False),
+        sa.Column("last_step", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("user_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("totpuse")
     op.drop_table("notifyprefs")
     op.drop_index("ix_recoverycode_user_id", table_name="recoverycode")
     op.drop_table("recoverycode")
