@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from nocontact.db import transaction
@@ -43,6 +44,7 @@ class Site:
     rt: Runtime
     url: str
     intake: Intake
+    app: FastAPI
     _n: int = 0
 
     def hold_email(
@@ -89,10 +91,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
     configure(rt, quick_exit_url="about:blank#left")
     intake = Intake(rt)
+    app = create_app(rt, intake)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(rt, intake),
+            app,
             host="127.0.0.1",
             port=port,
             log_level="warning",
@@ -105,7 +108,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started
-    yield Site(rt, f"http://127.0.0.1:{port}", intake)
+    yield Site(rt, f"http://127.0.0.1:{port}", intake, app)
     server.should_exit = True
     thread.join(timeout=10)
     rt.engine.dispose()

@@ -15,6 +15,7 @@ from nocontact.models import Person, User
 from nocontact.web.app import PAGES
 from nocontact.web.models import WebSession
 from nocontact.web.security import BODY_CSP
+from nocontact.web.sessions import token_hash
 from tests.conftest import PASSPHRASE
 from tests.web.conftest import Site, configure, csrf_of, http_login
 
@@ -197,3 +198,21 @@ def test_totp_is_asked_after_the_passphrase_and_recovery_codes_work_once(site: S
             "/login/code", data={"csrf": csrf_of(c.get("/login/code").text), "code": codes[0]}
         )
         assert r.status_code == 401, "a recovery code worked twice"
+
+
+def test_logout_forgets_the_unlocked_key_and_the_old_cookie(site: Site) -> None:
+    held = site.hold_email("jordan@example.net", "Subject", "Body")
+    with http_login(site) as client:
+        client.post("/vault/start", data={"csrf": csrf_of(client.get("/vault").text)})
+        r = client.post(
+            "/vault/unlock", data={"csrf": csrf_of(client.get("/").text), "passphrase": PASSPHRASE}
+        )
+        assert r.url.path == "/vault/items"
+        old = client.cookies["nc_session"]
+        assert site.app.state.keyring.get(token_hash(old)) is not None
+        assert client.get(f"/items/{held.item_id}/body").status_code == 200
+        client.post("/logout", data={"csrf": csrf_of(client.get("/").text)})
+    assert site.app.state.keyring.get(token_hash(old)) is None
+    with httpx.Client(base_url=site.url, cookies={"nc_session": old}) as replay:
+        r = replay.get(f"/items/{held.item_id}/body")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
