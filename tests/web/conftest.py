@@ -152,8 +152,9 @@ def login(page: Page, site: Site, name: str = "owner", passphrase: str = PASSPHR
 
 
 def press(target: Locator) -> None:
-    """Click a control below the message frame. Playwright's own scroll-then-click sometimes
-    lands before the layout under the sandboxed frame settles, so scroll it in first."""
+    """Click a control below the message frame. In headless Chromium, a click right after
+    Playwright scrolls the page can be delivered to the sandboxed (opaque-origin, out of
+    process) frame the page just scrolled past; scrolling the control in first avoids it."""
     target.evaluate("e => e.scrollIntoView({block: 'center'})")
     target.click()
 

@@ -13,13 +13,13 @@ from sqlmodel import Session, select
 
 from nocontact.config import NotifyConfig
 from nocontact.db import transaction
-from nocontact.models import ReviewNote, User
+from nocontact.models import LedgerEntry, ReviewNote, User
 from nocontact.users import add_user
 from nocontact.web.models import NotifyPrefs
 from nocontact.web.notify import digest_job
 from tests.conftest import PASSPHRASE
 from tests.servers.ports import free_port
-from tests.web.conftest import REVIEWER_PASSPHRASE, Site, login, press, shoot
+from tests.web.conftest import REVIEWER_PASSPHRASE, Site, csrf_of, http_login, login, press, shoot
 
 SENDER = "jordan@example.net"
 SUBJECT = "You will regret this"
@@ -104,6 +104,9 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
     expect(page.locator("main")).to_contain_text("angry about the weekend")
     expect(page.locator("main")).to_contain_text("urgent")
     assert SUBJECT not in page.content() and SENDER not in page.content()
+    page.goto(site.url + "/activity")
+    expect(page.locator("ul.activity")).to_contain_text("sam opened one held message")
+    expect(page.locator("ul.activity")).to_contain_text("sam wrote a note about message")
 
 
 def test_release_failure_is_calm_and_keeps_the_item_held(
@@ -154,3 +157,19 @@ def test_revoking_a_reviewer_takes_effect_on_their_next_request(
     login(theirs, site, "alex", REVIEWER_PASSPHRASE)
     assert theirs.url.endswith("/login"), "a revoked reviewer logged in again"
     other.close()
+
+
+def test_asking_the_trusted_person_instead_sends_a_content_free_request(
+    site: Site, reviewer: str, smtp: Inbox
+) -> None:
+    site.hold_email(f"Jordan <{SENDER}>", SUBJECT, BODY)
+    with http_login(site) as client:
+        r = client.post("/vault/ask", data={"csrf": csrf_of(client.get("/vault").text)})
+        assert "Your trusted person will look" in r.text
+        assert "We let your trusted person know" in r.text
+    ((to, raw),) = smtp.mails
+    assert to == ["sam@example.org"] and b"/review" in raw
+    _assert_content_free(raw)
+    with Session(site.rt.engine) as s:
+        kinds = [e.kind for e in s.exec(select(LedgerEntry)).all()]
+    assert kinds[-1] == "vault_handed_to_reviewer"
