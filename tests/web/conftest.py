@@ -72,12 +72,12 @@ def configure(rt: Runtime, **web: Any) -> None:
     rt.config = rt.config.model_copy(update={"web": rt.config.web.model_copy(update=web)})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """A home with Jordan on the list, served by uvicorn on a loopback port.
 
-    One per test module: creating a home costs several seconds of deliberate key stretching,
-    so tests in a module share it and must not depend on what the others left behind.
+    One for the session: creating a home costs seconds of deliberate key stretching, so the
+    web tests share it; each adds its own users and messages and looks only at those.
     """
     rt = make_home(tmp_path_factory.mktemp("web"))
     with transaction(rt.engine) as s:

@@ -95,7 +95,7 @@ def test_home_shows_counts_only_when_asked(page: Page, site: Site) -> None:
 def test_vault_opens_only_through_each_step_with_cooldown(page: Page, site: Site) -> None:
     held = site.hold_email(f"Jordan Reed <{SENDER}>", SUBJECT, BODY)
     with transaction(site.rt.engine) as s:  # added after the item was sealed
-        reviewer = add_user(s, site.rt.household_id, "sam", "reviewer", REVIEWER_PASSPHRASE)
+        reviewer = add_user(s, site.rt.household_id, "robin", "reviewer", REVIEWER_PASSPHRASE)
         reviewer_key = reviewer.recipient_id
     configure(site.rt, vault_cooldown_minutes=10)
     login(page, site)

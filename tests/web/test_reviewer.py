@@ -48,7 +48,7 @@ def smtp(site: Site) -> Iterator[Inbox]:
     controller.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reviewer(site: Site) -> str:
     with transaction(site.rt.engine) as s:
         sam = add_user(s, site.rt.household_id, "sam", "reviewer", REVIEWER_PASSPHRASE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from nocontact.db import transaction
@@ -11,6 +12,8 @@ from nocontact.web import sessions, totp
 from nocontact.web.models import NotifyPrefs, RecoveryCode
 
 
+# SQLite is what every other web test runs on; this adds PostgreSQL.
+@pytest.mark.parametrize("any_rt", ["postgresql"], indirect=True)
 def test_sessions_codes_and_prefs_round_trip(any_rt: Runtime) -> None:
     with transaction(any_rt.engine) as s:
         owner = s.exec(select(User).where(User.name == "owner")).one()

@@ -15,10 +15,20 @@ from nocontact.runtime import Runtime
 from nocontact.web import auth
 from nocontact.web.deps import Forbidden, LoginRequired, StepUpRequired, render
 from nocontact.web.keyring import Keyring
-from nocontact.web.pages import activity, home, items, people, review, settings, vault
+from nocontact.web.pages import (
+    activity,
+    home,
+    items,
+    people,
+    review,
+    review_item,
+    settings,
+    vault,
+    vault_items,
+)
 from nocontact.web.security import SecurityHeaders
 
-PAGES = (auth, home, people, vault, items, activity, settings, review)
+PAGES = (auth, home, people, vault, vault_items, items, activity, settings, review, review_item)
 
 
 def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
