@@ -56,7 +56,7 @@ def clean_html(text: str) -> str:
 
 
 def text_to_html(text: str) -> str:
-    paras = [p for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    paras = [p.strip("\n") for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paras)
 
 
