@@ -36,7 +36,7 @@ def test_wrong_passphrase_is_refused_and_the_right_one_logs_in(page: Page, site:
     expect(page.locator("[role=alert]")).to_contain_text("did not work")
     assert page.url.endswith("/login")
     login(page, site)
-    expect(page.locator("h1")).to_have_text("You are protected")
+    expect(page.locator("main")).to_contain_text("No Contact is on")
 
 
 def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site: Site) -> None:
@@ -65,6 +65,7 @@ def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site:
             )
         )
     login(page, site)
+    expect(page.locator("h1")).to_have_text("Something needs attention")
     health = page.locator("ul.health")
     expect(health).to_contain_text("Your mail account “personal”: checked 2 minutes ago")
     expect(health).to_contain_text("“work”: could not be checked since 3 hours ago")
@@ -77,7 +78,7 @@ def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site:
             assert secret not in html, f"{secret!r} shown on {path}"
         assert "messages kept" not in html and "blocked" not in html.lower()
         if path == "/":
-            expect(page.locator("main")).to_contain_text("being kept safely")
+            expect(page.locator("main")).to_contain_text("No Contact is on")
             shoot(page, "home")
         if path == "/vault":
             shoot(page, "vault-intro")
@@ -210,4 +211,4 @@ def test_quick_exit_is_first_in_tab_order_and_leaves_on_two_escapes(page: Page, 
     page.keyboard.press("Escape")
     page.wait_for_url("about:blank#left")
     page.go_back()
-    assert "You are protected" not in page.content(), "Back returned to the page left"
+    assert "No Contact is on" not in page.content(), "Back returned to the page left"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import secrets
 from typing import Annotated
 
@@ -26,6 +27,7 @@ from nocontact.web.deps import AnyUserDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
 from nocontact.web.security import check_csrf
 
+log = logging.getLogger(__name__)
 router = APIRouter(dependencies=[Depends(check_csrf)])
 TRY_AGAIN = (
     "That did not work. Check the name and passphrase and try again. "
@@ -43,8 +45,12 @@ def _check(s: Session, household_id: int, name: str, passphrase: str) -> User | 
     if user is None:
         with contextlib.suppress(VerificationError):
             users._hasher.verify(_dummy_hash(), passphrase)
+        log.info("login refused: unknown name")
         return None
-    return user if users.check_login(s, user, passphrase) else None
+    if not users.check_login(s, user, passphrase):
+        log.info("login refused for user %s (failures %s)", user.id, user.failed_logins)
+        return None
+    return user
 
 
 def _login_page(request: Request, error: str = "", status: int = 200) -> Response:
