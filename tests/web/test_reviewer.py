@@ -84,6 +84,8 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
     page.wait_for_url("**/review")
     page.goto(f"{site.url}/review/items/{held.item_id}")
     expect(page.frame_locator("iframe.body").locator("body")).to_contain_text(BODY)
+    note_form = page.locator("form[action$='/note']")
+    note_form.evaluate("e => e.scrollIntoView()")  # see conftest.press
     page.check("input[value=threat]")
     page.check("input[value=urgent]")
     page.fill("#summary", "He is angry about the weekend; no direct threat to the children.")
