@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
+from nocontact.web.plain import when
 from nocontact.web.render import attachment, show_email, show_sms
 
 
@@ -59,3 +61,9 @@ def test_sms_shows_the_text_from_the_kept_request() -> None:
     assert shown.body_html == "<p>call me &lt;now&gt;</p>"
     assert shown.headers == [("From", "+447700900123")]
     assert "hello" in show_sms(b"hello", {}).body_html
+
+
+def test_times_are_shown_in_the_household_time_zone() -> None:
+    summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+    assert when(summer, "Europe/London") == "01 Jul 2026, 13:00 BST"
+    assert when(summer, "Not/AZone") == "01 Jul 2026, 12:00 UTC"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from nocontact.models import ChannelStatus, utcnow
 from nocontact.web.sessions import aware
@@ -30,8 +31,19 @@ def ago(ts: datetime | None, now: datetime | None = None) -> str:
     return f"{hours // 24} days ago"
 
 
-def when(ts: datetime) -> str:
-    return aware(ts).strftime("%d %b %Y, %H:%M UTC")
+def when(ts: datetime, zone: str = "UTC") -> str:
+    """A date and time in the household's time zone (config ``household.timezone``)."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz, zone = ZoneInfo("UTC"), "UTC"
+    local = aware(ts).astimezone(tz)
+    return local.strftime("%d %b %Y, %H:%M ") + (local.tzname() or zone)
+
+
+def minutes_until(ts: datetime, now: datetime | None = None) -> int:
+    seconds = (aware(ts) - (now or utcnow())).total_seconds()
+    return max(1, int(seconds + 59) // 60)
 
 
 def health_line(st: ChannelStatus) -> tuple[str, str, bool]:

@@ -67,5 +67,5 @@ def activity(request: Request, cur: OwnerDep) -> Response:
     for r in rows:
         text = describe(json.loads(r.body), names, cur.user.id)
         if text:
-            lines.append((when(r.created_at), text))
+            lines.append((when(r.created_at, rt.config.household.timezone), text))
     return render(request, "activity.html", cur, lines=lines)

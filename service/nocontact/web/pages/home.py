@@ -73,7 +73,7 @@ def notes(request: Request, cur: OwnerDep) -> Response:
         ).all()
         shown = [
             {
-                "when": when(item.received_at),
+                "when": when(item.received_at, rt.config.household.timezone),
                 "channel": CHANNEL.get(item.channel, item.channel),
                 "tags": json.loads(note.tags),
                 "summary": note.summary,

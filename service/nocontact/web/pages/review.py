@@ -54,7 +54,7 @@ def review_list(request: Request, cur: ReviewerDep) -> Response:
     listed = [
         {
             "id": i.id,
-            "when": when(i.received_at),
+            "when": when(i.received_at, rt.config.household.timezone),
             "channel": CHANNEL.get(i.channel, i.channel),
             "person": i.person_name or "not on the list; held to check",
             "held": i.action == "review" and i.delivery != "released",

@@ -59,7 +59,7 @@ def _item_page(
         tags=json.loads(note.tags) if note else [],
         all_tags=TAGS,
         words=TAG_WORDS,
-        when=when(it.received_at),
+        when=when(it.received_at, rt.config.household.timezone),
         channel=CHANNEL.get(it.channel, it.channel),
         back="/review",
         can_release=it.action == "review" and it.delivery != "released",

@@ -22,7 +22,7 @@ from nocontact.web import notify
 from nocontact.web.access import record, unlocked
 from nocontact.web.deps import OwnerDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
-from nocontact.web.plain import when
+from nocontact.web.plain import minutes_until, when
 from nocontact.web.security import check_csrf
 from nocontact.web.sessions import Current, aware
 
@@ -112,7 +112,10 @@ def wait(request: Request, cur: OwnerDep) -> Response:
     if keyring_of(request).get(cur.key) is None or cur.row.vault_opens_at is None:
         return _to("/vault")
     opens = aware(cur.row.vault_opens_at)
-    return render(request, "vault_wait.html", cur, opens=when(opens))
+    zone = rt_of(request).config.household.timezone
+    return render(
+        request, "vault_wait.html", cur, opens=when(opens, zone), minutes=minutes_until(opens)
+    )
 
 
 @router.post("/vault/cancel")

@@ -43,7 +43,7 @@ def items(request: Request, cur: OwnerDep) -> Response:
         listed = [
             {
                 "id": i.id,
-                "when": when(i.received_at),
+                "when": when(i.received_at, rt.config.household.timezone),
                 "channel": CHANNEL.get(i.channel, i.channel),
                 "person": i.person_name or "not on your list (held to check)",
                 "opened": i.status == "opened",
@@ -81,7 +81,7 @@ def item(request: Request, cur: OwnerDep, item_id: int) -> Response:
         shown=shown,
         note=note,
         tags=tags,
-        when=when(it.received_at),
+        when=when(it.received_at, rt.config.household.timezone),
         channel=CHANNEL.get(it.channel, it.channel),
         back="/vault/items",
     )
