@@ -77,6 +77,13 @@ class WebConfig(Strict):
         split_listen(v)
         return v
 
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _plain_link(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://", "about:")):
+            raise ValueError("must be an https:// address")
+        return v
+
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
