@@ -3,6 +3,7 @@ urgent notices (to a real aiosmtpd on loopback), and revocation on the next requ
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,8 +65,9 @@ def _assert_content_free(raw: bytes) -> None:
 
 
 def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
-    page: Page, site: Site, reviewer: str, smtp: Inbox
+    page: Page, site: Site, reviewer: str, smtp: Inbox, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     held = site.hold_email(f"Jordan <{SENDER}>", SUBJECT, BODY)
 
     assert digest_job(site.rt) == 1
@@ -109,6 +111,10 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
     page.goto(site.url + "/activity")
     expect(page.locator("ul.activity")).to_contain_text("sam opened one held message")
     expect(page.locator("ul.activity")).to_contain_text("sam wrote a note about message")
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "kept item" in logged  # the capture works: intake logged by id
+    for secret in (SENDER, SUBJECT, BODY, "angry about the weekend"):
+        assert secret not in logged, f"{secret!r} reached the logs"
 
 
 def test_release_failure_is_calm_and_keeps_the_item_held(
