@@ -68,11 +68,20 @@ class WebConfig(Strict):
     vault_cooldown_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
     session_idle_minutes: int = Field(15, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=24 * 7)
+    # Where the quick-exit control goes: an ordinary, harmless page.
+    quick_exit_url: str = "https://www.bbc.co.uk/weather"
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, v: str) -> str:
         split_listen(v)
+        return v
+
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _plain_link(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://", "about:")):
+            raise ValueError("must be an https:// address")
         return v
 
     def base_url(self) -> str:
