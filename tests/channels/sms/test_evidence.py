@@ -99,9 +99,9 @@ def test_released_text_is_forwarded_once_from_its_kept_request(
     assert send(env, params("SM2100", ABUSER, "it was about the school run")).status_code == 200
     assert fake_api.posts() == []  # held: not forwarded on arrival
     [item] = env.items()
-    raw, _ = open_as_owner(env, item)
-    release(env.rt, item, raw)
-    release(env.rt, item, raw)  # a second click sends nothing more
+    raw, meta = open_as_owner(env, item)
+    release(env.rt, item, raw, meta)
+    release(env.rt, item, raw, meta)  # a second click sends nothing more
     [post] = fake_api.posts()
     assert f"To={SURVIVOR.replace('+', '%2B')}" in post.body.decode()
     assert "it+was+about+the+school+run" in post.body.decode()

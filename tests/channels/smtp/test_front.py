@@ -114,3 +114,30 @@ def test_concurrent_senders_each_get_the_right_outcome(
     delivered = mailbox(dovecot_clean, "alice")
     assert len(delivered) == len(passed)
     assert all(any(d.endswith(raw) for d in delivered) for raw in passed)
+
+
+def test_a_released_message_is_relayed_byte_exact_to_its_recipients(
+    front: int, front_home: Runtime, dovecot_clean: Dovecot
+) -> None:
+    from sqlmodel import Session
+
+    from nocontact.channels.release import release
+    from nocontact.users import find_user, unlock
+    from nocontact.vault.store import open_item
+    from tests.conftest import PASSPHRASE
+
+    lookalike = ABUSER.replace("example", "examp1e")  # held for review, not blocked
+    raw = message(f"J <{lookalike}>", "about Friday")
+    assert send(front, lookalike, ["alice@example.org"], raw) == {}
+    [item] = vault_items(front_home, raw)
+    assert item.action == "review"
+    assert mailbox(dovecot_clean, "alice") == []
+    with Session(front_home.engine) as s:
+        owner = find_user(s, front_home.household_id, "owner")
+        assert owner is not None
+        original, meta = open_item(
+            s, front_home.blobs, item, owner.recipient_id, unlock(s, owner, PASSPHRASE)
+        )
+    release(front_home, item, original, meta)
+    [delivered] = mailbox(dovecot_clean, "alice")
+    assert delivered.endswith(raw)

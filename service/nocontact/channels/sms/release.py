@@ -7,6 +7,8 @@ the same gateway module that received it; its signature was checked on arrival.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nocontact.channels.sms.forward import forward_once
 from nocontact.channels.sms.gateway import Malformed, request_from_evidence
 from nocontact.channels.sms.gateways import configured
@@ -15,7 +17,7 @@ from nocontact.models import VaultItem
 from nocontact.runtime import Runtime
 
 
-def release(rt: Runtime, item: VaultItem, raw: bytes) -> None:
+def release(rt: Runtime, item: VaultItem, raw: bytes, meta: dict[str, Any]) -> None:
     if rt.config.sms.forward is None:
         raise ChannelError("texts cannot be released: [sms.forward] is not set", permanent=True)
     try:

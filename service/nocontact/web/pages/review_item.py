@@ -111,11 +111,11 @@ def release_item(request: Request, cur: ReviewerDep, item_id: int) -> Response:
     rt = rt_of(request)
     if unlocked(request, cur) is None:
         return RedirectResponse("/review/unlock", status_code=303)
-    it, raw, _meta = read_item(request, cur, item_id)
+    it, raw, meta = read_item(request, cur, item_id)
     if it.action != "review" or it.delivery == "released":
         return _item_page(request, cur, item_id, error="This message cannot be let through.")
     try:
-        release(rt, it, raw)
+        release(rt, it, raw, meta)
     except ChannelError:
         log.warning("release of item %s failed", item_id)
         return _item_page(
