@@ -68,11 +68,20 @@ class WebConfig(Strict):
     vault_cooldown_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
     session_idle_minutes: int = Field(15, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=24 * 7)
+    # Where the quick-exit control goes: an ordinary, harmless page.
+    quick_exit_url: str = "https://www.bbc.co.uk/weather"
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, v: str) -> str:
         split_listen(v)
+        return v
+
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _plain_link(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://", "about:")):
+            raise ValueError("must be an https:// address")
         return v
 
     def base_url(self) -> str:
@@ -132,6 +141,7 @@ class SmtpConfig(SecretRef):
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     downstream_starttls: bool = False
+    downstream_ca_file: str | None = None  # to verify a downstream with a private CA
     downstream_username: str | None = None
     downstream_password: str | None = None
     downstream_password_env: str | None = None
@@ -151,6 +161,19 @@ class SmtpConfig(SecretRef):
             raise ValueError("must start with lmtp:// or smtp://")
         split_listen(v.split("://", 1)[1])
         return v
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SmtpConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give both tls_cert_file and tls_key_file, or neither")
+        secrets = [self.downstream_password, self.downstream_password_env]
+        secrets.append(self.downstream_password_file)
+        if self.downstream_username and sum(x is not None for x in secrets) != 1:
+            raise ValueError(
+                "downstream_username needs exactly one of downstream_password, "
+                "downstream_password_env, downstream_password_file"
+            )
+        return self
 
 
 class TwilioConfig(SecretRef):
@@ -173,7 +196,13 @@ class SigningKeyConfig(SecretRef):
 
 
 class ForwardConfig(SecretRef):
-    """Where allowed texts go: the survivor's own phone, through an outbound gateway."""
+    """Where allowed texts go: the survivor's own phone, through an outbound gateway.
+
+    Twilio: ``username`` is the Account SID and the password the auth token (both default to
+    ``[sms.twilio]``); ``api_url`` defaults to https://api.twilio.com. Android gateway:
+    ``api_url`` is the app's API base (local ``http://<phone>:8080`` or the cloud
+    ``https://api.sms-gate.app/3rdparty/v1``) with its username and password.
+    """
 
     via: Literal["twilio", "android_gateway"]
     to: str
@@ -183,6 +212,15 @@ class ForwardConfig(SecretRef):
     password: str | None = None
     password_env: str | None = None
     password_file: str | None = None
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _checks(self) -> ForwardConfig:
+        if self.via == "twilio" and not self.from_number:
+            raise ValueError("from_number is needed to forward through Twilio")
+        if self.via == "android_gateway" and not self.api_url:
+            raise ValueError("api_url is needed to forward through the Android gateway")
+        return self
 
 
 class SmsConfig(Strict):
@@ -193,6 +231,8 @@ class SmsConfig(Strict):
     generic: SigningKeyConfig | None = None
     forward: ForwardConfig | None = None
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    fetch_media: bool = True  # MMS: fetch the pictures into the vault for held texts
+    max_media_bytes: int = Field(5 * 1024 * 1024, ge=0)  # per text, all media together
 
 
 class NotifyConfig(SecretRef):

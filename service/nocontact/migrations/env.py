@@ -3,7 +3,10 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import nocontact.models  # noqa: F401  (registers the tables)
+import nocontact.channels.sms.models  # registers the SMS tables
+import nocontact.models
+import nocontact.orders.models
+import nocontact.web.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")
