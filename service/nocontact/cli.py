@@ -242,7 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Commands that live with their feature (poll, export, verify) register here."""
-    return []
+    from nocontact.channels.imap.cli import register as imap_poll
+
+    return [imap_poll]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
