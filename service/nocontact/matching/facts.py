@@ -36,18 +36,31 @@ class Facts:
 _SIGNAL_HEADERS = (("from", "From"), ("sender", "Sender"), ("reply_to", "Reply-To"))
 
 
+def _utf8(text: str | None) -> str | None:
+    """Raw UTF-8 headers (RFC 6532) come out of the byte parser as surrogate escapes; read
+    them as the UTF-8 they are, so IDN domains and look-alike names can be matched."""
+    if not text:
+        return text or None
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return text
+
+
 def _header_parties(msg: EmailMessage, header: str, signal: str) -> list[Party]:
     out: list[Party] = []
     for value in msg.get_all(header, []) or []:
         try:
             addresses = value.addresses
         except (AttributeError, ValueError, IndexError, TypeError):
-            out.append(Party(signal=signal, display_name=str(value)))
+            out.append(Party(signal=signal, display_name=_utf8(str(value))))
             continue
         for a in addresses:
             out.append(
                 Party(
-                    signal=signal, address=a.addr_spec or None, display_name=a.display_name or None
+                    signal=signal,
+                    address=_utf8(a.addr_spec),
+                    display_name=_utf8(a.display_name),
                 )
             )
     return out
@@ -84,8 +97,12 @@ def facts_from_email(raw: bytes, envelope_from: str | None = None) -> Facts:
                 notes.append(f"unreadable {header} header")
         try:
             rp = msg.get("Return-Path")
-            if rp is not None and getattr(rp, "addresses", None):
-                parties += [Party("return_path", a.addr_spec) for a in rp.addresses if a.addr_spec]
+            if rp is not None:
+                # policy.default has no address class for Return-Path: parse it as one
+                rp = policy.default.header_factory("sender", str(rp))
+                parties += [
+                    Party("return_path", _utf8(a.addr_spec)) for a in rp.addresses if a.addr_spec
+                ]
         except Exception:  # noqa: BLE001
             notes.append("unreadable Return-Path header")
         try:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import imapclient
 import pytest
+from sqlmodel import Session, col, select
 
 from nocontact.db import transaction
 from nocontact.intake import Intake
+from nocontact.models import VaultItem
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
-from tests.conftest import make_home
+from nocontact.users import find_user, unlock
+from nocontact.vault.store import open_item
+from tests.conftest import PASSPHRASE, make_home
 from tests.servers.dovecot import PASSWORD, Dovecot
 
 
@@ -40,8 +45,24 @@ def account_toml(dovecot: Dovecot, *, name: str = "personal", **over: object) ->
     return "\n".join(lines) + "\n\n"
 
 
+_TEMPLATE: list[Path] = []
+
+
 def imap_home(root: Path, dovecot: Dovecot, *accounts: str) -> Runtime:
-    return make_home(root, extra_config="\n" + "".join(accounts or (account_toml(dovecot),)))
+    """A fresh initialised home watching the given accounts (default: alice's INBOX).
+
+    Setting up a home costs seconds (argon2id, scrypt-wrapped keys); the first one made in a
+    session is copied for the rest, each with its own settings file.
+    """
+    if not _TEMPLATE:
+        first = make_home(root / "template")
+        first.engine.dispose()
+        _TEMPLATE.append(first.home)
+    home = root / "home"
+    shutil.copytree(_TEMPLATE[0], home)
+    text = '[household]\ndefault_region = "GB"\n\n[web]\nlisten = "127.0.0.1:8080"\n\n'
+    (home / "nocontact.toml").write_text(text + "".join(accounts or (account_toml(dovecot),)))
+    return Runtime.open(home, home / "nocontact.toml")
 
 
 def mailbox(dovecot: Dovecot, user: str = "alice") -> imapclient.IMAPClient:
@@ -106,3 +127,31 @@ def alice(dovecot_clean: Dovecot) -> Iterator[imapclient.IMAPClient]:
     c = mailbox(dovecot_clean)
     yield c
     c.logout()
+
+
+def vault_items(rt: Runtime) -> list[VaultItem]:
+    with Session(rt.engine) as s:
+        return list(s.exec(select(VaultItem).order_by(col(VaultItem.id))).all())
+
+
+def open_vault(rt: Runtime) -> list[bytes]:
+    """Every kept original, opened with the owner's passphrase, in intake order."""
+    with Session(rt.engine) as s:
+        user = find_user(s, rt.household_id, "owner")
+        assert user is not None
+        identity = unlock(s, user, PASSPHRASE)
+        items = s.exec(select(VaultItem).order_by(col(VaultItem.id))).all()
+        return [open_item(s, rt.blobs, i, user.recipient_id, identity)[0] for i in items]
+
+
+def flags_by_body(c: imapclient.IMAPClient, folder: str) -> dict[bytes, tuple[bytes, ...]]:
+    """Each message's flags, keyed by its bytes (read with PEEK, so reading changes nothing)."""
+    if not c.folder_exists(folder):
+        return {}
+    c.select_folder(folder, readonly=True)
+    uids = c.search(["ALL"])
+    got = c.fetch(uids, ["FLAGS", "BODY.PEEK[]"]) if uids else {}
+    return {
+        d[b"BODY[]"]: tuple(sorted(f for f in d[b"FLAGS"] if f != b"\\Recent"))
+        for d in got.values()
+    }

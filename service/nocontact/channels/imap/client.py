@@ -11,7 +11,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import imapclient
@@ -123,15 +123,15 @@ class Connection:
         self.client.append(folder, raw)
 
     def logout(self) -> None:
-        try:
+        # the server may already have gone; nothing to release on our side
+        with suppress(IMAPClientError, OSError):
             self.client.logout()
-        except (IMAPClientError, OSError):
-            pass  # the server may already have gone; nothing to release on our side
 
 
 def connect(account: ImapAccount) -> Connection:
     """Connect and log in; raises ImapError (content-free) or ConfigError (a missing secret)."""
-    timeout = imapclient.SocketTimeout(connect=account.timeout_seconds, read=account.timeout_seconds)
+    seconds = account.timeout_seconds
+    timeout = imapclient.SocketTimeout(connect=seconds, read=seconds)
     try:
         client = imapclient.IMAPClient(
             account.host,
@@ -160,10 +160,8 @@ def connect(account: ImapAccount) -> Connection:
 
 
 def _close(client: imapclient.IMAPClient) -> None:
-    try:
+    with suppress(OSError, IMAPClientError):
         client.shutdown()
-    except (OSError, IMAPClientError):
-        pass
 
 
 @contextmanager
