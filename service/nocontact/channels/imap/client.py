@@ -95,22 +95,29 @@ class Connection:
             log.info("account %s: created the holding folder", self.account.name)
         self._folders.add(folder)
 
-    def remove(self, uids: list[int], quarantine_folder: str | None) -> None:
-        """Move to the quarantine folder (``None``: delete). RFC 6851 MOVE where offered;
-        otherwise COPY + \\Deleted + UID EXPUNGE (RFC 4315), never a bare EXPUNGE, which would
-        also remove messages the person had marked deleted themselves."""
+    def move(self, uids: list[int], folder: str) -> None:
+        """From the selected folder to another: RFC 6851 MOVE where offered, otherwise COPY +
+        \\Deleted + UID EXPUNGE (RFC 4315)."""
         if not uids:
             return
-        if quarantine_folder is not None and self.has(b"MOVE"):
-            self.client.move(uids, quarantine_folder)
+        if self.has(b"MOVE"):
+            self.client.move(uids, folder)
             return
+        self._require_uidplus()
+        self.client.copy(uids, folder)
+        self._expunge(uids)
+
+    def delete(self, uids: list[int]) -> None:
+        if uids:
+            self._require_uidplus()
+            self._expunge(uids)
+
+    def _require_uidplus(self) -> None:
+        # Never a bare EXPUNGE: it would also remove what the person marked deleted themselves.
         if not self.has(b"UIDPLUS"):
-            raise ImapError(
-                "the server offers neither MOVE nor UIDPLUS; messages stay in place",
-                permanent=True,
-            )
-        if quarantine_folder is not None:
-            self.client.copy(uids, quarantine_folder)
+            raise ImapError("the server offers neither MOVE nor UIDPLUS", permanent=True)
+
+    def _expunge(self, uids: list[int]) -> None:
         self.client.add_flags(uids, [DELETED], silent=True)
         self.client.uid_expunge(uids)
 

@@ -76,6 +76,12 @@ def mark_delivered(s: Session, hid: int, source_key: str) -> None:
         s.add(item)
 
 
+def is_released(rt: Runtime, item_id: int | None) -> bool:
+    with Session(rt.engine) as s:
+        item = s.get(VaultItem, item_id)
+        return item is not None and item.delivery == "released"
+
+
 def record_status(rt: Runtime, account: str, error: str | None) -> int:
     """Store the outcome of one pass; returns the consecutive failure count."""
     now = utcnow()

@@ -208,6 +208,9 @@ def _batch(
         if action == "deliver":
             report.delivered += 1
             continue
+        if result.duplicate and cursors.is_released(rt, result.item_id):
+            report.delivered += 1  # the trusted person released it: it belongs in the INBOX
+            continue
         if action in MOVED:
             to_remove.append(uid)
         if not (result.duplicate and action == "record"):
@@ -244,8 +247,8 @@ def _fetch_whole(conn: Connection, kept: dict[int, tuple[int, bytes | None]]) ->
 
 def _remove(conn: Connection, account: ImapAccount, uids: list[int]) -> None:
     if account.after_quarantine == "delete" and conn.has(b"UIDPLUS"):
-        conn.remove(uids, None)
+        conn.delete(uids)
         return
     # Without UIDPLUS a delete could only be a bare EXPUNGE; hold in the folder instead.
     conn.ensure_folder(account.quarantine_folder)
-    conn.remove(uids, account.quarantine_folder)
+    conn.move(uids, account.quarantine_folder)
