@@ -33,7 +33,9 @@ class _Server(uvicorn.Server):
 
 def channel_starters() -> list[Starter]:
     """Channels register here (SMTP front, IMAP watchers); each starts only if configured."""
-    return []
+    from nocontact.channels.imap.watcher import start_imap
+
+    return [start_imap]
 
 
 async def serve(rt: Runtime) -> None:
