@@ -23,10 +23,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nocontact.db import transaction  # noqa: E402
-from nocontact.people.service import add_person  # noqa: E402
 from tests.conftest import make_home  # noqa: E402
 from tests.servers.dovecot import PASSWORD, Dovecot, start_dovecot  # noqa: E402
+
+from nocontact.db import transaction  # noqa: E402
+from nocontact.people.service import add_person  # noqa: E402
 
 ADDRESSES = [f"listed{i}@abuser{i % 4}.example" for i in range(20)]
 

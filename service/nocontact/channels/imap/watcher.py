@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from imapclient.exceptions import IMAPClientError
@@ -95,21 +96,31 @@ class Watcher:
     def _idle(self, conn: Connection) -> None:
         last_pass = time.monotonic()
         while not self.stopping.is_set():
+            # Mail that arrived during the last pass is reported on the next command, not
+            # pushed later: ask once (NOOP) before idling, and run another pass if there is some.
+            if _exists(conn.client.noop()[1]):
+                self.run_pass()
+                last_pass = time.monotonic()
+                continue
             conn.client.idle()
+            # an EXISTS sent before the server's "+ idling" lands in imaplib's untagged store
+            news = bool(conn.client._imap.untagged_responses.pop("EXISTS", None))
             started = time.monotonic()
-            news = False
-            while not self.stopping.is_set() and time.monotonic() - started < IDLE_RENEW_SECONDS:
-                # EXISTS means new mail; EXPUNGE/FETCH are our own moves and flag changes
-                if _new_mail(conn):
-                    news = True
+            while not news and not self.stopping.is_set():
+                if time.monotonic() - started >= IDLE_RENEW_SECONDS:
                     break
+                news = _new_mail(conn)
                 if time.monotonic() - last_pass >= self.account.poll_seconds:
                     news = True  # the other folders, and a safety net for missed events
-                    break
-            conn.client.idle_done()
+            news = _exists(conn.client.idle_done()[1]) or news
             if news:
                 self.run_pass()
                 last_pass = time.monotonic()
+
+
+def _exists(responses: list[Any]) -> bool:
+    # EXISTS means new mail; EXPUNGE and FETCH are our own moves and flag changes
+    return any(isinstance(r, tuple) and b"EXISTS" in r for r in responses)
 
 
 def _new_mail(conn: Connection) -> bool:
@@ -121,7 +132,7 @@ def _new_mail(conn: Connection) -> bool:
         not responses and time.monotonic() - began < IDLE_SLICE_SECONDS / 2
     ):
         raise ImapError("the server closed the watching session")
-    return any(b"EXISTS" in r for r in responses)
+    return _exists(responses)
 
 
 Stop = Callable[[], Awaitable[None]]
