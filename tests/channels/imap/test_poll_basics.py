@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import imapclient
+import pytest
 
+from nocontact.channels.imap.client import session
 from nocontact.channels.imap.poller import poll_all
 from nocontact.intake import Intake
 from nocontact.runtime import Runtime
-from tests.channels.imap.conftest import bodies, listed, message, uids_and_flags
+from tests.channels.imap.conftest import (
+    bodies,
+    listed,
+    message,
+    uids_and_flags,
+    vault_items,
+)
 
 
 def test_blocked_sender_is_moved_unread(
@@ -32,3 +40,31 @@ def test_blocked_sender_is_moved_unread(
     assert bodies(alice, "INBOX") == [kept]
     assert list(uids_and_flags(alice, "Held").values()) == [()]
     assert list(uids_and_flags(alice, "INBOX").values()) == [(b"\\Flagged",)]
+
+
+def test_a_fetch_that_would_mark_mail_read_is_refused(
+    imap_rt: Runtime, alice: imapclient.IMAPClient
+) -> None:
+    alice.append("INBOX", message("friend@example.net"))
+    with session(imap_rt.config.imap[0]) as conn:
+        conn.select("INBOX")
+        for item in ("BODY[]", "RFC822", "BODY[TEXT]", "rfc822.text"):
+            with pytest.raises(ValueError, match="Seen"):
+                conn.fetch([1], [item])
+        assert conn.fetch([1], ["BODY.PEEK[HEADER]"])[1][b"BODY[HEADER]"].startswith(b"From:")
+    assert list(uids_and_flags(alice, "INBOX").values()) == [()]
+
+
+def test_coparent_mail_stays_and_is_recorded_as_delivered(
+    imap_rt: Runtime, intake: Intake, alice: imapclient.IMAPClient
+) -> None:
+    listed(imap_rt, "Pat", "coparent", emails=["pat@school.example"])
+    raw = message("Pat <pat@school.example>")
+    alice.append("INBOX", raw)
+    [report] = poll_all(intake)
+    assert (report.recorded, report.quarantined) == (1, 0)
+    assert bodies(alice, "INBOX") == [raw]
+    assert not alice.folder_exists("Held")
+    [item] = vault_items(imap_rt)
+    assert (item.action, item.delivery, item.relation) == ("record", "delivered", "coparent")
+    assert item.source_key.startswith("imap:personal:INBOX:") and item.source_key.endswith(":1")
