@@ -8,7 +8,7 @@ from pathlib import Path
 import imapclient
 from sqlmodel import Session, select
 
-from nocontact.channels.imap.poller import poll_all
+from nocontact.channels.imap.poller import PREFIX, poll_all
 from nocontact.db import transaction
 from nocontact.intake import Intake
 from nocontact.models import Household, ImapCursor, LedgerEntry
@@ -180,3 +180,19 @@ def test_delete_after_quarantine_removes_only_after_sealing(
     with transaction(rt.engine) as s:
         kinds = [e.kind for e in s.exec(select(LedgerEntry)).all()]
     assert kinds.count("intake") == 1
+
+
+def test_messages_around_the_first_read_size_are_kept_whole(
+    imap_rt: Runtime, intake: Intake, alice: imapclient.IMAPClient
+) -> None:
+    listed(imap_rt, "Jon", emails=["jon@example.org"])
+    sizes = (PREFIX - 1, PREFIX, PREFIX + 1)
+    originals = []
+    for n in sizes:
+        head = message("jon@example.org", subject=str(n), body="")
+        originals.append(head + b"y" * (n - len(head)))
+        assert len(originals[-1]) == n
+        alice.append("INBOX", originals[-1])
+    [report] = poll_all(intake)
+    assert (report.quarantined, report.errors) == (3, [])
+    assert sorted(open_vault(imap_rt)) == sorted(originals)

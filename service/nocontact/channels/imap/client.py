@@ -80,7 +80,7 @@ class Connection:
         for item in items:
             # A fetch without PEEK would mark the message read; refuse it outright.
             up = item.upper()
-            if up.startswith("BODY[") or up in ("RFC822", "RFC822.TEXT"):
+            if up.startswith(("BODY[", "BINARY[")) or up in ("RFC822", "RFC822.TEXT"):
                 raise ValueError(f"refusing a fetch that sets \\Seen: {item}")
         result: dict[int, dict[bytes, Any]] = self.client.fetch(wanted, items)
         return result

@@ -175,7 +175,9 @@ def _batch(
         if decide(facts_from_email(head), f.blocklist).action == "deliver":
             report.delivered += 1
             continue
-        kept[uid] = (size, head if not sweep and len(head) == size else None)
+        # Whole only if the server sent less than asked (RFC 3501 §6.4.5: the message ended);
+        # RFC822.SIZE alone is not trusted, some servers report it inexactly.
+        kept[uid] = (size, head if not sweep and len(head) < PREFIX else None)
     _fetch_whole(conn, kept)
 
     to_remove: list[int] = []
