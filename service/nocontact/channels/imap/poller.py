@@ -30,7 +30,7 @@ from nocontact.config import ImapAccount
 from nocontact.db import transaction
 from nocontact.errors import ChannelError, ConfigError
 from nocontact.intake import InboundMessage, Intake
-from nocontact.matching import BlockList, decide, facts_from_email
+from nocontact.matching import BlockList, Facts, decide, facts_from_email
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,13 @@ def _poll_folder(
         )
 
 
+@dataclass
+class _Kept:
+    size: int
+    raw: bytes | None = None  # the whole original, once read
+    facts: Facts | None = None  # read from the whole original
+
+
 def _batch(
     intake: Intake,
     conn: Connection,
@@ -163,67 +170,21 @@ def _batch(
     *,
     sweep: bool,
 ) -> None:
-    rt = intake.rt
-    part, key = (HEADER, HEADER_KEY) if sweep else (START, START_KEY)
-    fetched = conn.fetch(uids, ["RFC822.SIZE", part])
-    kept: dict[int, tuple[int, bytes | None]] = {}  # uid -> (size, whole message if read)
-    for uid in sorted(fetched):
-        data = fetched[uid]
-        head: bytes = data.get(key) or b""
-        size = int(data.get(b"RFC822.SIZE", -1))
-        report.scanned += 1
-        if decide(facts_from_email(head), f.blocklist).action == "deliver":
-            report.delivered += 1
-            continue
-        # Whole only if the server sent less than asked (RFC 3501 §6.4.5: the message ended);
-        # RFC822.SIZE alone is not trusted, some servers report it inexactly.
-        kept[uid] = (size, head if not sweep and len(head) < PREFIX else None)
+    kept = _triage(conn, f, uids, report, sweep=sweep)
     _fetch_whole(conn, kept)
-
-    to_remove: list[int] = []
-    start = min(uids) - 1
-    for uid, (_, raw) in sorted(kept.items()):
-        if raw is None:
-            continue  # expunged elsewhere between the two fetches: nothing left to take
-        skey = f.source_key(uid)
-
-        def in_tx(s: Session, skey: str = skey) -> None:
-            cursors.advance(
-                s,
-                rt.household_id,
-                f.account.name,
-                f.folder,
-                uidvalidity=f.uidvalidity,
-                last_uid=start,
-            )
-            cursors.mark_delivered(s, rt.household_id, skey)
-
-        msg = InboundMessage(
-            channel="email",
-            raw=raw,
-            source_key=skey,
-            facts=facts_from_email(raw),
-            meta={"account": f.account.name, "folder": f.folder, "uid": uid},
-        )
-        result = intake.process(msg, in_transaction=in_tx)
-        action = result.decision.action
-        if action == "deliver":
-            report.delivered += 1
-            continue
-        if result.duplicate and cursors.is_released(rt, result.item_id):
-            report.delivered += 1  # the trusted person released it: it belongs in the INBOX
-            continue
-        if action in MOVED:
-            to_remove.append(uid)
-        if not (result.duplicate and action == "record"):
-            setattr(report, COUNTER[action], getattr(report, COUNTER[action]) + 1)
+    to_remove = [
+        uid
+        for uid, k in sorted(kept.items())
+        if k.raw is not None  # else expunged elsewhere between the fetches: nothing to take
+        and _take(intake, f, uid, k, min(uids) - 1, report)
+    ]
     if to_remove:
         _remove(conn, f.account, to_remove)
     if not sweep:
-        with transaction(rt.engine) as s:
+        with transaction(intake.rt.engine) as s:
             cursors.advance(
                 s,
-                rt.household_id,
+                intake.rt.household_id,
                 f.account.name,
                 f.folder,
                 uidvalidity=f.uidvalidity,
@@ -231,10 +192,69 @@ def _batch(
             )
 
 
-def _fetch_whole(conn: Connection, kept: dict[int, tuple[int, bytes | None]]) -> None:
+def _triage(
+    conn: Connection, f: _Folder, uids: list[int], report: AccountReport, *, sweep: bool
+) -> dict[int, _Kept]:
+    """One batched fetch, one decision each; returns what will be kept."""
+    part, key = (HEADER, HEADER_KEY) if sweep else (START, START_KEY)
+    kept: dict[int, _Kept] = {}
+    for uid, data in sorted(conn.fetch(uids, ["RFC822.SIZE", part]).items()):
+        head: bytes = data.get(key) or b""
+        facts = facts_from_email(head)
+        report.scanned += 1
+        if decide(facts, f.blocklist).action == "deliver":
+            report.delivered += 1
+            continue
+        # Whole only if the server sent less than asked (RFC 3501 §6.4.5: the message ended);
+        # RFC822.SIZE alone is not trusted, some servers report it inexactly.
+        if not sweep and len(head) < PREFIX:
+            kept[uid] = _Kept(len(head), head, facts)
+        else:
+            kept[uid] = _Kept(int(data.get(b"RFC822.SIZE", 0)))
+    return kept
+
+
+def _take(
+    intake: Intake, f: _Folder, uid: int, k: _Kept, done_below: int, report: AccountReport
+) -> bool:
+    """Seal one kept message; True if it should now leave the folder."""
+    assert k.raw is not None
+    rt, skey = intake.rt, f.source_key(uid)
+    facts = k.facts or facts_from_email(k.raw)
+
+    def in_tx(s: Session) -> None:
+        # everything below this batch is handled; this batch is not moved yet
+        cursors.advance(
+            s,
+            rt.household_id,
+            f.account.name,
+            f.folder,
+            uidvalidity=f.uidvalidity,
+            last_uid=done_below,
+        )
+        cursors.mark_delivered(s, rt.household_id, skey)
+
+    msg = InboundMessage(
+        channel="email",
+        raw=k.raw,
+        source_key=skey,
+        facts=facts,
+        meta={"account": f.account.name, "folder": f.folder, "uid": uid},
+    )
+    result = intake.process(msg, decision=decide(facts, f.blocklist), in_transaction=in_tx)
+    action = result.decision.action
+    if action == "deliver" or (result.duplicate and cursors.is_released(rt, result.item_id)):
+        report.delivered += 1  # (released: the trusted person decided it belongs in the INBOX)
+        return False
+    if not (result.duplicate and action == "record"):
+        setattr(report, COUNTER[action], getattr(report, COUNTER[action]) + 1)
+    return action in MOVED
+
+
+def _fetch_whole(conn: Connection, kept: dict[int, _Kept]) -> None:
     """Fill in the kept messages the first fetch cut short, a bounded number of bytes per
     command (a 10 MB message is one literal; many of them should not be one response)."""
-    missing = [(u, size) for u, (size, raw) in sorted(kept.items()) if raw is None]
+    missing = [(u, k.size) for u, k in sorted(kept.items()) if k.raw is None]
     group: list[int] = []
     total = 0
     for i, (uid, size) in enumerate(missing):
@@ -243,7 +263,7 @@ def _fetch_whole(conn: Connection, kept: dict[int, tuple[int, bytes | None]]) ->
         if total >= FULL_BATCH_BYTES or i == len(missing) - 1:
             for got_uid, data in conn.fetch(group, [FULL]).items():
                 if got_uid in kept and FULL_KEY in data:
-                    kept[got_uid] = (kept[got_uid][0], bytes(data[FULL_KEY]))
+                    kept[got_uid].raw = bytes(data[FULL_KEY])
             group, total = [], 0
 
 
