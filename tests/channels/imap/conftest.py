@@ -36,6 +36,8 @@ def account_toml(dovecot: Dovecot, *, name: str = "personal", **over: object) ->
     values.update(over)
     lines = ["[[imap]]"]
     for k, v in values.items():
+        if v is None:
+            continue
         if isinstance(v, str):
             lines.append(f'{k} = "{v}"')
         elif isinstance(v, list):
