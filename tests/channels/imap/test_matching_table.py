@@ -3,6 +3,8 @@ up, what the vault holds, and that nothing is ever marked read."""
 
 from __future__ import annotations
 
+import logging
+
 import imapclient
 import pytest
 
@@ -49,8 +51,12 @@ def listed_people(imap_rt: Runtime) -> Runtime:
 
 
 def test_every_sender_form_is_matched(
-    listed_people: Runtime, intake: Intake, alice: imapclient.IMAPClient
+    listed_people: Runtime,
+    intake: Intake,
+    alice: imapclient.IMAPClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="nocontact")
     flags_of: dict[bytes, tuple[bytes, ...]] = {}
     for i, (_, raw, _) in enumerate(CASES):
         flags_of[raw] = FLAGS[i % len(FLAGS)]
@@ -78,3 +84,8 @@ def test_every_sender_form_is_matched(
     # Every message keeps exactly the flags it had, wherever it went: nothing marked read.
     after = flags_by_body(alice, "INBOX") | flags_by_body(alice, "Held")
     assert after == {raw: tuple(sorted(f)) for raw, f in flags_of.items()}
+    # The log names ids and accounts, never who wrote or what about.
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower()
+    assert "kept item" in logged
+    for word in ("jon@", "example.org", "family.example", "smith", "hello", "dinner"):
+        assert word not in logged

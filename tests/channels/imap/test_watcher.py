@@ -3,6 +3,7 @@ connection, and scheduled passes cover accounts in poll mode."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from pathlib import Path
@@ -10,8 +11,9 @@ from pathlib import Path
 import imapclient
 
 from nocontact.channels.imap.cursors import MAX_BACKOFF_SECONDS, backoff_seconds
-from nocontact.channels.imap.watcher import start_watchers, stop_watchers
+from nocontact.channels.imap.watcher import start_imap, start_watchers, stop_watchers
 from nocontact.intake import Intake
+from nocontact.run import channel_starters
 from tests.channels.imap.conftest import account_toml, bodies, imap_home, listed, mailbox, message
 from tests.servers.dovecot import Dovecot
 
@@ -83,3 +85,20 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert backoff_seconds(60, 1) == 120
     assert backoff_seconds(60, 3) == 480
     assert backoff_seconds(60, 50) == MAX_BACKOFF_SECONDS
+
+
+def test_nocontact_run_starts_the_watch_only_when_accounts_are_configured(
+    tmp_path: Path, dovecot_clean: Dovecot
+) -> None:
+    assert start_imap in channel_starters()
+    rt = imap_home(tmp_path, dovecot_clean)
+    without = rt.config.model_copy(update={"imap": []})
+    rt_without = type(rt)(rt.home, rt.config_path, without, rt.engine, rt.blobs)
+    assert asyncio.run(start_imap(rt_without, Intake(rt_without))) is None
+
+    async def start_and_stop() -> None:
+        stop = await start_imap(rt, Intake(rt))
+        assert stop is not None
+        await stop()
+
+    asyncio.run(start_and_stop())
