@@ -8,7 +8,8 @@ from pathlib import Path
 import imapclient
 from sqlmodel import Session, select
 
-from nocontact.channels.imap.poller import PREFIX, poll_all
+from nocontact.channels.imap.batch import PREFIX
+from nocontact.channels.imap.poller import poll_all
 from nocontact.db import transaction
 from nocontact.intake import Intake
 from nocontact.models import Household, ImapCursor, LedgerEntry
