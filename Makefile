@@ -19,7 +19,7 @@ deps:
 	bash deploy/install-deps.sh
 
 run: venv
-	@test -e $(HOME_DIR)/nocontact.toml || $(BIN)/nocontact --home $(HOME_DIR) init
+	$(BIN)/nocontact --home $(HOME_DIR) init
 	$(BIN)/nocontact --home $(HOME_DIR) run
 
 lint: venv

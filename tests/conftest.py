@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,10 +32,26 @@ def make_home(root: Path, *, database_url: str | None = None, extra_config: str 
     return rt
 
 
+@pytest.fixture(scope="session")
+def _template_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str | None]:
+    # scrypt and argon2 make a new home cost seconds; tests copy one made once per session
+    runtime = make_home(tmp_path_factory.mktemp("template"))
+    runtime.engine.dispose()
+    return runtime.home, runtime.recovery_code  # type: ignore[attr-defined]
+
+
+def _copied_home(tmp_path: Path, template: tuple[Path, str | None]) -> Runtime:
+    home = tmp_path / "home"
+    shutil.copytree(template[0], home)
+    runtime = Runtime.open(home, home / "nocontact.toml")
+    runtime.recovery_code = template[1]  # type: ignore[attr-defined]
+    return runtime
+
+
 @pytest.fixture
-def rt(tmp_path: Path) -> Iterator[Runtime]:
-    """An initialised home on SQLite."""
-    runtime = make_home(tmp_path)
+def rt(tmp_path: Path, _template_home: tuple[Path, str | None]) -> Iterator[Runtime]:
+    """An initialised home on SQLite (owner passphrase PASSPHRASE; ``rt.recovery_code``)."""
+    runtime = _copied_home(tmp_path, _template_home)
     yield runtime
     runtime.engine.dispose()
 
@@ -44,20 +61,43 @@ def pg_available() -> bool:
     return postgres.available()
 
 
+@pytest.fixture(scope="session")
+def _template_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str] | None]:
+    """An initialised home on PostgreSQL, once; tests get copies (CREATE DATABASE … TEMPLATE)."""
+    if not postgres.available():
+        yield None
+        return
+    with postgres.temporary_database() as url:
+        runtime = make_home(tmp_path_factory.mktemp("template-pg"), database_url=url)
+        runtime.engine.dispose()
+        yield runtime.home, url.rsplit("/", 1)[1]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def any_rt(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+def any_rt(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    _template_home: tuple[Path, str | None],
+    _template_pg: tuple[Path, str] | None,
+) -> Iterator[Runtime]:
     """An initialised home on each engine: storage behaviour must hold on both."""
     if request.param == "sqlite":
-        runtime = make_home(tmp_path)
+        runtime = _copied_home(tmp_path, _template_home)
         yield runtime
         runtime.engine.dispose()
         return
-    if not postgres.available():
+    if _template_pg is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    with postgres.temporary_database() as url:
-        runtime = make_home(tmp_path, database_url=url)
+    template_home, template_db = _template_pg
+    with postgres.temporary_database(template_db) as url:
+        home = tmp_path / "home"
+        shutil.copytree(template_home, home)
+        cfg = home / "nocontact.toml"
+        text = cfg.read_text()
+        cfg.write_text(text[: text.index("[database]")] + f'[database]\nurl = "{url}"\n')
+        runtime = Runtime.open(home, cfg)
         yield runtime
         runtime.engine.dispose()
 

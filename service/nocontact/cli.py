@@ -52,6 +52,7 @@ def open_runtime(args: argparse.Namespace) -> Runtime:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from nocontact.initialise import initialise, is_initialised
+    from nocontact.users import check_passphrase_strength
 
     home, config = _paths(args)
     passphrase = None
@@ -60,6 +61,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         print("Choose a passphrase (12 characters or more). You will use it to sign in,")
         print("and again whenever you choose to open the held messages.")
         passphrase = ask_passphrase("New passphrase: ", confirm=True)
+        check_passphrase_strength(passphrase)
     result = initialise(home, config, args.owner, passphrase)
     if result.created_config:
         print(f"Wrote the settings file {config}.")
@@ -171,6 +173,28 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.users import reset_with_recovery
+
+    rt = open_runtime(args)
+    code = os.environ.get("NOCONTACT_RECOVERY_CODE")
+    if code is None:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "no terminal to ask for the recovery code; set NOCONTACT_RECOVERY_CODE"
+            )
+        code = getpass.getpass("Recovery code: ")
+    passphrase = ask_passphrase(f"New passphrase for {args.name}: ", confirm=True)
+    with transaction(rt.engine) as s:
+        n = reset_with_recovery(s, rt.household_id, args.name, code, passphrase)
+        from nocontact.vault import ledger
+
+        ledger.append(s, rt.household_id, "passphrase_reset", user=args.name, items=n)
+    print(f"{args.name} has a new passphrase; all {n} kept items open with it.")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from nocontact.demo import run_demo
 
@@ -182,7 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def common_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     # SUPPRESS: a subcommand's copy of the option must not reset a value given before it
     common.add_argument(
@@ -193,7 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--config", default=argparse.SUPPRESS, help="settings file (default <home>/nocontact.toml)"
     )
+    return common
 
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_parser()
     p = argparse.ArgumentParser(
         prog="nocontact",
         parents=[common],
@@ -214,7 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     psub = people.add_subparsers(dest="people_command", required=True, metavar="ACTION")
     sp = add("add", cmd_people_add, "add a person", psub)
     sp.add_argument("name")
-    sp.add_argument("--relation", required=True, choices=["abuser", "ally", "coparent"])
+    sp.add_argument(
+        "--relation",
+        required=True,
+        choices=["abuser", "ally", "coparent", "allow"],
+        help="abuser, ally: held; coparent: delivered and recorded; "
+        "allow: always delivered unless listed otherwise, and their names do not count as mentions",
+    )
     for flag in ("email", "phone", "domain", "alias"):
         sp.add_argument(f"--{flag}", action="append", default=[], metavar=flag.upper())
     sp.add_argument("--note", default="")
@@ -233,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("add", cmd_users_add, "add a trusted reviewer", usub)
     sp.add_argument("name")
     sp.add_argument("--role", required=True, choices=["reviewer"])
+    sp = add(
+        "reset-passphrase",
+        cmd_users_reset,
+        "forgotten passphrase: set a new one with the recovery code",
+        usub,
+    )
+    sp.add_argument("name")
 
     add("demo", cmd_demo, "put sample messages through the intake")
     for extend in extensions():
@@ -243,8 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
 def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Commands that live with their feature (poll, export, verify) register here."""
     from nocontact.channels.imap.cli import register as imap_poll
+    from nocontact.orders.cli import register as orders
 
-    return [imap_poll]
+    return [orders, imap_poll]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -133,6 +133,7 @@ class SmtpConfig(SecretRef):
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     downstream_starttls: bool = False
+    downstream_ca_file: str | None = None  # to verify a downstream with a private CA
     downstream_username: str | None = None
     downstream_password: str | None = None
     downstream_password_env: str | None = None
@@ -152,6 +153,19 @@ class SmtpConfig(SecretRef):
             raise ValueError("must start with lmtp:// or smtp://")
         split_listen(v.split("://", 1)[1])
         return v
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SmtpConfig:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give both tls_cert_file and tls_key_file, or neither")
+        secrets = [self.downstream_password, self.downstream_password_env]
+        secrets.append(self.downstream_password_file)
+        if self.downstream_username and sum(x is not None for x in secrets) != 1:
+            raise ValueError(
+                "downstream_username needs exactly one of downstream_password, "
+                "downstream_password_env, downstream_password_file"
+            )
+        return self
 
 
 class TwilioConfig(SecretRef):

@@ -94,20 +94,18 @@ class Intake:
     ) -> IntakeResult:
         hid = household_id or self.rt.household_id
         sha = hashlib.sha256(msg.raw).hexdigest()
-        d = decision or self.decide(msg.facts, hid)
+        with Session(self.rt.engine) as s:  # one read-only look before any write
+            d = decision or decide(msg.facts, self.blocklist(s, hid))
+            if d.action in KEPT:
+                existing = self._find(s, hid, msg.source_key, sha)
+                recipients = [(r.id, r.public_key) for r in active_recipients(s, hid) if r.id]
         if d.action not in KEPT:
-            if in_transaction is not None:
-                with transaction(self.rt.engine) as s:
-                    in_transaction(s)
+            self._touch(in_transaction)
             return IntakeResult(d, sha)
-
-        existing = self._existing(hid, msg.source_key, sha)
         if existing is not None:
             self._touch(in_transaction)
             return IntakeResult(d, sha, existing, duplicate=True)
 
-        with Session(self.rt.engine) as s:
-            recipients = [(r.id, r.public_key) for r in active_recipients(s, hid) if r.id]
         meta = {
             "channel": msg.channel,
             "source_key": msg.source_key,

@@ -137,3 +137,46 @@ def revoke(session: Session, user: User) -> None:
         session.add(r)
     session.add(user)
     session.flush()
+
+
+def reset_with_recovery(
+    session: Session, household_id: int, name: str, code: str, new_passphrase: str
+) -> int:
+    """A forgotten passphrase: the recovery code re-keys the account. Returns items re-keyed.
+
+    The old identity cannot be unwrapped any more, so the user gets a new one and every item
+    key is sealed to it afresh from the recovery holder's copy. The caller commits.
+    """
+    from nocontact.models import ItemKey
+    from nocontact.vault.crypto import seal, unseal
+
+    check_passphrase_strength(new_passphrase)
+    user = find_user(session, household_id, name)
+    if user is None or not user.active:
+        raise UsageError(f"there is no active user called {name!r}")
+    recovery_id, recovery_identity = unlock_recovery(session, household_id, code)
+    old = session.get(Recipient, user.recipient_id)
+    fresh = _new_recipient(session, household_id, user.role, new_passphrase)
+    assert fresh.id is not None
+    rekeyed = 0
+    for key in session.exec(select(ItemKey).where(ItemKey.recipient_id == recovery_id)).all():
+        item_identity = unseal(key.wrapped, recovery_identity)
+        session.add(
+            ItemKey(
+                item_id=key.item_id,
+                recipient_id=fresh.id,
+                wrapped=seal(item_identity, [fresh.public_key]),
+            )
+        )
+        rekeyed += 1
+    if old is not None:
+        old.active = False
+        old.revoked_at = utcnow()
+        session.add(old)
+    user.recipient_id = fresh.id
+    user.password_hash = _hasher.hash(new_passphrase)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    session.flush()
+    return rekeyed

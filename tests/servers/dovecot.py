@@ -67,7 +67,7 @@ def start_dovecot(root: Path, extra_conf: str = "") -> Dovecot:
         raise RuntimeError("dovecot is not installed; run `make deps`")
     dc = pwd.getpwnam("dovecot")
     root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o755)  # noqa: S103  (dovecot's own users must traverse it)
+    os.chmod(root, 0o755)  # noqa: S103  (dovecot processes run as other users)
     for d in ("run", "state", "mail"):
         (root / d).mkdir(exist_ok=True)
     _own(root / "mail")

@@ -21,10 +21,12 @@ def available() -> bool:
 
 
 @contextmanager
-def temporary_database() -> Iterator[str]:
+def temporary_database(template: str | None = None) -> Iterator[str]:
+    """A new database (a copy of ``template`` if given), dropped afterwards."""
     name = f"nocontact_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        copy = f' TEMPLATE "{template}"' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     base = ADMIN_URL.rsplit("/", 1)[0]
     try:
         yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"

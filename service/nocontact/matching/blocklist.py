@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from nocontact.people.normalise import InvalidIdentifier, email_lookalike_key
+from nocontact.people.skeleton import skeletons
 
 RELATION_RANK = {"abuser": 0, "ally": 1, "coparent": 2}
 _WORD = re.compile(r"\w+")
@@ -25,6 +26,7 @@ class ListedIdentifier:
     person: ListedPerson
     kind: str
     normalised: str
+    original: str = ""
 
 
 def alias_words(skeleton_text: str) -> str:
@@ -40,18 +42,33 @@ class BlockList:
     alias: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     email_lookalike: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     max_alias_words: int = 0
+    # what a go-between's text may mention: the abusers' identifiers only
+    mention: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    mention_first_words: set[str] = field(default_factory=set)
+    # relation "allow": senders always delivered unless explicitly blocked, and their aliases
+    # are words that do not count as mentions (a friend who shares the abuser's first name)
+    allow: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
+    allow_words: set[str] = field(default_factory=set)
 
     @classmethod
     def build(cls, identifiers: Iterable[ListedIdentifier], *, region: str) -> BlockList:
         bl = cls(region=region)
         for ident in identifiers:
+            if ident.person.relation == "allow":
+                if ident.kind == "alias":
+                    bl.allow_words |= {alias_words(v) for v in skeletons(ident.original)}
+                    bl.allow_words.add(alias_words(ident.normalised))
+                else:
+                    bl.allow.setdefault(f"{ident.kind}:{ident.normalised}", []).append(ident)
+                continue
             if ident.person.relation not in RELATION_RANK:
                 continue
             if ident.kind == "alias":
-                key = alias_words(ident.normalised)
-                if key:
-                    bl.alias.setdefault(key, []).append(ident)
-                    bl.max_alias_words = max(bl.max_alias_words, key.count(" ") + 1)
+                for variant in skeletons(ident.original) | {ident.normalised}:
+                    key = alias_words(variant)
+                    if key and ident not in bl.alias.get(key, ()):
+                        bl.alias.setdefault(key, []).append(ident)
+                        bl.max_alias_words = max(bl.max_alias_words, key.count(" ") + 1)
                 continue
             table: dict[str, list[ListedIdentifier]] = getattr(bl, ident.kind)
             table.setdefault(ident.normalised, []).append(ident)
@@ -61,6 +78,13 @@ class BlockList:
                 except InvalidIdentifier:
                     continue
                 bl.email_lookalike.setdefault(look, []).append(ident)
+        for table in (bl.email, bl.phone, bl.alias):
+            for key, idents in table.items():
+                abusers = [i for i in idents if i.person.relation == "abuser"]
+                if abusers:
+                    bl.mention.setdefault(key, []).extend(abusers)
+                    if table is bl.alias:
+                        bl.mention_first_words.add(key.split(" ", 1)[0])
         return bl
 
     def __len__(self) -> int:

@@ -8,10 +8,14 @@ Order, strongest first:
    alias, or an address hidden in a display name -> review;
 3. the text mentions a listed abuser by alias, phone number or address -> review;
 4. otherwise deliver.
+
+An "allow" entry (a sender to always deliver, or a word that does not count) beats rules 2
+and 3, never rule 1: an explicit block always wins.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -24,7 +28,7 @@ from nocontact.people.normalise import (
     normalise_email,
     normalise_phone,
 )
-from nocontact.people.skeleton import skeleton
+from nocontact.people.skeleton import skeleton, skeletons
 
 _EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_IN_TEXT = re.compile(r"\+?\(?\d[\d\s().-]{5,18}\d")
@@ -101,8 +105,9 @@ def _suspicious(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Rea
             key = ""
         out += [(i, _hit(party.signal, "lookalike", i)) for i in bl.email_lookalike.get(key, ())]
     if party.display_name:
-        name = alias_words(skeleton(party.display_name))
-        out += [(i, _hit("display_name", "name", i)) for i in bl.alias.get(name, ())]
+        for variant in skeletons(party.display_name):
+            name = alias_words(variant)
+            out += [(i, _hit("display_name", "name", i)) for i in bl.alias.get(name, ())]
         for hidden in _EMAIL_IN_TEXT.findall(party.display_name):
             probe = Party(party.signal, address=hidden)
             found = _exact(probe, bl) + _suspicious(probe, bl)
@@ -111,34 +116,41 @@ def _suspicious(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Rea
 
 
 def _mentions(text: str, bl: BlockList) -> list[tuple[ListedIdentifier, Reason]]:
-    if not text:
+    if not text or not bl.mention:
         return []
-    out: list[tuple[ListedIdentifier, Reason]] = []
-
-    def abusers(found: list[ListedIdentifier] | tuple[()]) -> list[ListedIdentifier]:
-        return [i for i in found if i.person.relation == "abuser"]
-
-    for addr in _EMAIL_IN_TEXT.findall(text):
-        try:
-            key = normalise_email(addr)
-        except InvalidIdentifier:
-            continue
-        out += [(i, _hit("text", "mention", i)) for i in abusers(bl.email.get(key, ()))]
-    if bl.phone:
-        for candidate in _PHONE_IN_TEXT.findall(text):
-            try:
-                key = normalise_phone(candidate, bl.region)
-            except InvalidIdentifier:
-                continue
-            out += [(i, _hit("text", "mention", i)) for i in abusers(bl.phone.get(key, ()))]
-    if bl.alias:
+    found: list[ListedIdentifier] = []
+    for addr in _EMAIL_IN_TEXT.findall(text) if "@" in text else ():
+        with contextlib.suppress(InvalidIdentifier):
+            found += bl.mention.get(normalise_email(addr), ())
+    for candidate in _PHONE_IN_TEXT.findall(text):
+        with contextlib.suppress(InvalidIdentifier):
+            found += bl.mention.get(normalise_phone(candidate, bl.region), ())
+    if bl.mention_first_words:
         words = alias_words(skeleton(text)).split(" ")
-        for n in range(1, bl.max_alias_words + 1):
-            for start in range(len(words) - n + 1):
+        # only n-grams that start with the first word of some abuser's alias can match
+        for start, word in enumerate(words):
+            if word not in bl.mention_first_words:
+                continue
+            for n in range(1, bl.max_alias_words + 1):
                 gram = " ".join(words[start : start + n])
-                found = abusers(bl.alias.get(gram, ()))
-                out += [(i, _hit("text", "mention", i)) for i in found]
-    return out
+                if gram not in bl.allow_words:
+                    found += bl.mention.get(gram, ())
+    return [(i, _hit("text", "mention", i)) for i in found if i.kind != "domain"]
+
+
+def _allowed(party: Party, bl: BlockList) -> bool:
+    if party.signal not in ("from", "sms_from"):
+        return False  # only the visible sender can be trusted this far
+    keys: list[str] = []
+    if party.address:
+        with contextlib.suppress(InvalidIdentifier):
+            email = normalise_email(party.address)
+            keys.append(f"email:{email}")
+            keys += [f"domain:{d}" for d in _domains(email_domain(email))]
+    if party.phone:
+        with contextlib.suppress(InvalidIdentifier):
+            keys.append(f"phone:{normalise_phone(party.phone, bl.region)}")
+    return any(k in bl.allow for k in keys)
 
 
 def _pick(
@@ -159,6 +171,8 @@ def decide(facts: Facts, bl: BlockList) -> Decision:
         p = ident.person
         action = "record" if p.relation == "coparent" else "quarantine"
         return Decision(action, p.id, p.name, p.relation, reasons)
+    if bl.allow and any(_allowed(p, bl) for p in facts.parties):
+        return DELIVER
     review = [h for p in facts.parties for h in _suspicious(p, bl)]
     review += _mentions(facts.text, bl)
     if review:

@@ -36,33 +36,36 @@ class Facts:
 _SIGNAL_HEADERS = (("from", "From"), ("sender", "Sender"), ("reply_to", "Reply-To"))
 
 
-def _utf8(text: str | None) -> str | None:
-    """Raw UTF-8 headers (RFC 6532) come out of the byte parser as surrogate escapes; read
-    them as the UTF-8 they are, so IDN domains and look-alike names can be matched."""
-    if not text:
-        return text or None
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    except UnicodeError:
-        return text
+_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\]\\,;:\"']+@[^\s<>()\[\]\\,;:\"']+")
+
+
+def _text(value: str | None) -> str | None:
+    """Raw UTF-8 in headers (RFC 6532) arrives as surrogate escapes; read it as UTF-8."""
+    if not value:
+        return None
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _header_parties(msg: EmailMessage, header: str, signal: str) -> list[Party]:
     out: list[Party] = []
     for value in msg.get_all(header, []) or []:
+        parsed: set[str] = set()
+        names = ""
         try:
-            addresses = value.addresses
+            for a in value.addresses:
+                addr = _text(a.addr_spec)
+                parsed.add(addr or "")
+                names += " " + (_text(a.display_name) or "")
+                out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
         except (AttributeError, ValueError, IndexError, TypeError):
-            out.append(Party(signal=signal, display_name=_utf8(str(value))))
-            continue
-        for a in addresses:
-            out.append(
-                Party(
-                    signal=signal,
-                    address=_utf8(a.addr_spec),
-                    display_name=_utf8(a.display_name),
-                )
-            )
+            out.append(Party(signal=signal, display_name=_text(str(value))))
+        # Parsers disagree on hostile forms (CVE-2023-27043): every address-like token in the
+        # raw header counts too, so no reading of the header lets a listed address through.
+        seen_raw = " ".join(v for k, v in msg.raw_items() if k.lower() == header.lower())
+        for token in _ADDRESS_LIKE.findall(_text(seen_raw) or ""):
+            if token not in parsed and token not in names:
+                out.append(Party(f"{signal}_text", address=token))
+                parsed.add(token)
     return out
 
 
@@ -73,11 +76,14 @@ def _readable_text(msg: EmailMessage) -> str:
         part = None
     if part is None:
         return ""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    charset = part.get_content_charset() or "utf-8"  # undeclared 8-bit text is usually UTF-8
     try:
-        text = str(part.get_content())
-    except (KeyError, LookupError, ValueError, TypeError, AssertionError):
-        payload = part.get_payload(decode=True)
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+        text = payload.decode(charset, "replace")
+    except LookupError:
+        text = payload.decode("utf-8", "replace")
     if part.get_content_subtype() == "html":
         text = html.unescape(_TAG.sub(" ", text))
     return text[:MAX_TEXT]
@@ -101,7 +107,7 @@ def facts_from_email(raw: bytes, envelope_from: str | None = None) -> Facts:
                 # policy.default has no address class for Return-Path: parse it as one
                 rp = policy.default.header_factory("sender", str(rp))
                 parties += [
-                    Party("return_path", _utf8(a.addr_spec)) for a in rp.addresses if a.addr_spec
+                    Party("return_path", _text(a.addr_spec)) for a in rp.addresses if a.addr_spec
                 ]
         except Exception:  # noqa: BLE001
             notes.append("unreadable Return-Path header")

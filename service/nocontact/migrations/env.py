@@ -3,7 +3,8 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import nocontact.models  # noqa: F401  (registers the tables)
+import nocontact.models
+import nocontact.orders.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import lru_cache
 
 import idna
 import phonenumbers
@@ -26,7 +27,14 @@ class InvalidIdentifier(ValueError):
     """The text cannot be an identifier of that kind; the message says why."""
 
 
+_PLAIN_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?")
+
+
+@lru_cache(maxsize=65536)
 def normalise_domain(domain: str) -> str:
+    d = domain.strip().lstrip("@").strip(".").lower()
+    if d.isascii() and _PLAIN_DOMAIN.fullmatch(d) and "xn--" not in d:
+        return d  # the common case needs no IDNA processing
     d = fold(domain).strip().lstrip("@").strip(".")
     if not d or " " in d:
         raise InvalidIdentifier(f"not a domain: {domain!r}")
@@ -39,6 +47,7 @@ def normalise_domain(domain: str) -> str:
         raise InvalidIdentifier(f"not a domain: {domain!r}") from None
 
 
+@lru_cache(maxsize=65536)
 def normalise_email(address: str) -> str:
     a = address.strip().strip("<>").strip()
     local, at, domain = a.rpartition("@")
@@ -58,12 +67,14 @@ def email_domain(normalised_email: str) -> str:
     return normalised_email.rpartition("@")[2]
 
 
+@lru_cache(maxsize=65536)
 def email_lookalike_key(address: str) -> str:
     """Skeleton of an address: 'jon.smith@examp1e.com' and 'jon.smith@example.com' agree."""
     n = normalise_email(address)
     local, _, domain = n.rpartition("@")
-    with contextlib.suppress(idna.IDNAError):
-        domain = idna.decode(domain)
+    if "xn--" in domain:
+        with contextlib.suppress(idna.IDNAError):
+            domain = idna.decode(domain)
     return f"{skeleton(local).replace('.', '')}@{skeleton(domain)}"
 
 

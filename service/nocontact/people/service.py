@@ -12,7 +12,7 @@ from nocontact.models import Household, Identifier, Person
 from nocontact.people.normalise import InvalidIdentifier, normalise
 from nocontact.vault import ledger
 
-RELATIONS = ("abuser", "ally", "coparent")
+RELATIONS = ("abuser", "ally", "coparent", "allow")
 
 
 def _household(session: Session, household_id: int) -> Household:
@@ -132,5 +132,5 @@ def load_blocklist(session: Session, household_id: int) -> BlockList:
     for ident, person in rows:
         assert ident.id is not None and person.id is not None
         lp = ListedPerson(person.id, person.name, person.relation)
-        idents.append(ListedIdentifier(ident.id, lp, ident.kind, ident.normalised))
+        idents.append(ListedIdentifier(ident.id, lp, ident.kind, ident.normalised, ident.original))
     return BlockList.build(idents, region=h.default_region)

@@ -61,14 +61,36 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def skeleton(text: str) -> str:
-    table = _table()
-    text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
-    mapped = "".join(table.get(ch, ch) for ch in text)
-    # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
-    decomposed = unicodedata.normalize("NFD", mapped.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    out = "".join(table.get(ch, ch) for ch in bare).casefold()
+@lru_cache(maxsize=1)
+def _translation() -> dict[int, str]:
+    return str.maketrans(_table())
+
+
+def _skeleton(text: str, *, fold_case_first: bool) -> str:
+    trans = _translation()
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
+    if fold_case_first:
+        text = text.casefold()
+    mapped = text.translate(trans).casefold()
+    if not mapped.isascii():
+        # strip accents so "Jön" and "Jon" agree; then map again what case folding produced
+        decomposed = unicodedata.normalize("NFD", mapped)
+        mapped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    out = mapped.translate(trans).casefold()
     for seq, letter in _DIGRAPHS:
         out = out.replace(seq, letter)
     return " ".join(out.split())
+
+
+def skeleton(text: str) -> str:
+    """The matching key: case folded first (UTS #39's skeleton(NFKC_Casefold(x)))."""
+    return _skeleton(text, fold_case_first=True)
+
+
+@lru_cache(maxsize=16384)
+def skeletons(text: str) -> frozenset[str]:
+    """Both readings of a name: case-folded first, and as written ("BiII" reads as "Bill")."""
+    return frozenset(
+        (_skeleton(text, fold_case_first=True), _skeleton(text, fold_case_first=False))
+    )
