@@ -68,3 +68,19 @@ def test_coparent_mail_stays_and_is_recorded_as_delivered(
     [item] = vault_items(imap_rt)
     assert (item.action, item.delivery, item.relation) == ("record", "delivered", "coparent")
     assert item.source_key.startswith("imap:personal:INBOX:") and item.source_key.endswith(":1")
+
+
+def test_without_move_copy_and_uid_expunge_leave_the_persons_deletions_alone(
+    imap_rt: Runtime, alice: imapclient.IMAPClient
+) -> None:
+    ours, theirs = message("jon@example.org"), message("friend@example.net")
+    alice.append("INBOX", ours)
+    alice.append("INBOX", theirs, flags=[b"\\Deleted"])  # marked deleted, not yet expunged
+    with session(imap_rt.config.imap[0]) as conn:
+        conn._caps.discard(b"MOVE")  # as on a server without RFC 6851
+        conn.select("INBOX")
+        conn.ensure_folder("Held")
+        conn.move([1], "Held")
+    assert bodies(alice, "Held") == [ours]
+    assert bodies(alice, "INBOX") == [theirs]
+    assert list(uids_and_flags(alice, "INBOX").values()) == [(b"\\Deleted",)]
