@@ -43,7 +43,8 @@ class Watcher:
         self.account = account
         self.stopping = threading.Event()
         self._pass_lock = threading.Lock()
-        self._failures = 0
+        self._failures = 0  # passes in a row that failed
+        self._drops = 0  # watching sessions in a row that were lost
         self._next_try = 0.0
 
     def run_pass(self) -> None:
@@ -68,9 +69,9 @@ class Watcher:
             try:
                 self._idle_session()
             except (ImapError, ChannelError, ConfigError, IMAPClientError, OSError) as e:
-                self._failures += 1
+                self._drops += 1
                 # a drop is usually a server restart or a NAT timeout: try again soon, then slower
-                wait = cursors.backoff_seconds(1, self._failures - 1)
+                wait = cursors.backoff_seconds(1, self._drops - 1)
                 log.warning(
                     "account %s: watch lost (%s); again in %.0fs",
                     self.account.name,
@@ -88,7 +89,7 @@ class Watcher:
                     self.run_pass()
                 return
             conn.select(self.account.folders[0])
-            self._failures = 0
+            self._drops = 0
             self._idle(conn)
         finally:
             conn.logout()
