@@ -17,7 +17,10 @@ import time
 from pathlib import Path
 
 import imapclient
+from sqlalchemy import func
+from sqlmodel import Session, select
 
+from nocontact.models import VaultItem
 from nocontact.runtime import Runtime
 from tests.channels.imap.conftest import imap_home, listed, mailbox, message, vault_items
 from tests.servers.dovecot import Dovecot
@@ -75,25 +78,43 @@ def _poll_cmd(home: Path) -> list[str]:
     return [sys.executable, "-m", "nocontact", "--home", str(home), "poll", "--json"]
 
 
+def _vault_size(rt: Runtime) -> int:
+    with Session(rt.engine) as s:
+        return int(s.exec(select(func.count()).select_from(VaultItem)).one())
+
+
+def _kill_moment(rt: Runtime, proc: subprocess.Popen[bytes], rng: random.Random, odd: bool) -> None:
+    """Even rounds: a random moment anywhere (start-up, fetching, sealing). Odd rounds: just
+    after a seal commits, the window between storing and moving that matters most."""
+    if not odd:
+        time.sleep(rng.uniform(0.1, 2.5))
+        return
+    before = _vault_size(rt)
+    deadline = time.monotonic() + 20
+    while proc.poll() is None and time.monotonic() < deadline and _vault_size(rt) == before:
+        time.sleep(0.02)
+    time.sleep(rng.uniform(0.0, 0.15))
+
+
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path, dovecot_clean: Dovecot) -> None:
     rng = random.Random(SEED)
     rt = imap_home(tmp_path, dovecot_clean)
     listed(rt, "Jon", emails=["jon@example.org"])
     c = mailbox(dovecot_clean)
-    held = _fill(c, "start", 60, 60)
-    others = 60
+    held = _fill(c, "start", 40, 40)
+    others = 40
     killed = 0
     deadline = time.monotonic() + 60
     for round_no in range(ROUNDS):
         if time.monotonic() > deadline:
             break
         proc = subprocess.Popen(_poll_cmd(rt.home), cwd=ROOT, stdout=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 2.5))
+        _kill_moment(rt, proc, rng, odd=round_no % 2 == 1)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1
         proc.wait(timeout=30)
-        held |= _fill(c, f"round{round_no}", 4, 4)
+        held |= _fill(c, f"round{round_no}", 12, 4)
         others += 4
     final = subprocess.run(_poll_cmd(rt.home), cwd=ROOT, capture_output=True, timeout=120)
     assert final.returncode == 0, final.stderr
