@@ -53,10 +53,11 @@ def measure(dovecot: Dovecot, root: Path, mode: str, count: int) -> list[float]:
     with transaction(rt.engine) as s:
         add_person(s, rt.household_id, "Jon", "abuser", emails=["jon@example.org"])
     rt.engine.dispose()
+    log = (root / "service.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "nocontact", "--home", str(rt.home), "run"],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     c = imapclient.IMAPClient("127.0.0.1", port=dovecot.imap_port, ssl=False, timeout=30)
     c.login("alice", PASSWORD)
@@ -77,6 +78,13 @@ def measure(dovecot: Dovecot, root: Path, mode: str, count: int) -> list[float]:
         proc.terminate()
         proc.wait(timeout=60)
         c.logout()
+        log.close()
+    slow = [i for i, s in enumerate(times) if s >= LIMIT_SECONDS]
+    if slow:  # say why, from the service's own log (ids only, never content)
+        print(f"{mode}: messages {slow} not taken within {LIMIT_SECONDS:.0f} s; service log:")
+        for line in (root / "service.log").read_text().splitlines():
+            if "WARNING" in line or "ERROR" in line:
+                print("  " + line)
     return times
 
 

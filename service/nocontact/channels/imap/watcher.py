@@ -31,7 +31,10 @@ from nocontact.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-IDLE_RENEW_SECONDS = 10 * 60  # well under RFC 2177's 29 minutes
+# Well under RFC 2177's 29 minutes, and short on purpose: each renewal is DONE + NOOP + IDLE,
+# which makes the server look at the folder again. Without it a message that landed while no
+# IDLE was running could wait unseen until the next full pass (seen with Dovecot on maildir).
+IDLE_RENEW_SECONDS = 10.0
 IDLE_SLICE_SECONDS = 1.0  # how often a waiting IDLE checks for shutdown
 
 
@@ -48,9 +51,16 @@ class Watcher:
         self._next_try = 0.0
 
     def run_pass(self) -> None:
-        """One pass now, unless the account is backing off after failures."""
+        """A pass now, unless the account is backing off after failures; again at once while
+        a pass took something (mail comes in bursts, and the next message may have arrived
+        after this pass searched)."""
+        for _ in range(10):
+            if not self._one_pass():
+                return
+
+    def _one_pass(self) -> bool:
         if time.monotonic() < self._next_try or not self._pass_lock.acquire(blocking=False):
-            return
+            return False
         try:
             report = poll_account(self.intake, self.account)
         except Exception:  # loop boundary: a bug in one pass must not end the watch
@@ -61,6 +71,8 @@ class Watcher:
         self._failures = 0 if report is not None and not report.errors else self._failures + 1
         delay = cursors.backoff_seconds(self.account.poll_seconds, self._failures)
         self._next_try = time.monotonic() + (delay if self._failures else 0)
+        took = report is not None and report.quarantined + report.review > 0
+        return took and not self._failures
 
     def idle_forever(self) -> None:
         """The IDLE loop; returns when ``stopping`` is set."""
