@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -65,7 +66,10 @@ def measure(dovecot: Dovecot, root: Path, mode: str, count: int) -> list[float]:
     times: list[float] = []
     try:
         time.sleep(3.0)  # started and watching
+        rng = random.Random(7)
         for i in range(count):
+            # arrivals at random moments, not in step with the service's own passes
+            time.sleep(rng.uniform(0.1, 1.0) if mode == "idle" else rng.uniform(0.0, 5.0))
             c.append("INBOX", _message(i))
             start = time.monotonic()
             while time.monotonic() - start < LIMIT_SECONDS:
