@@ -69,11 +69,20 @@ class WebConfig(Strict):
     vault_cooldown_minutes: int = Field(0, ge=0, le=7 * 24 * 60)
     session_idle_minutes: int = Field(15, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(12, ge=1, le=24 * 7)
+    # Where the quick-exit control goes: an ordinary, harmless page.
+    quick_exit_url: str = "https://www.bbc.co.uk/weather"
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, v: str) -> str:
         split_listen(v)
+        return v
+
+    @field_validator("quick_exit_url")
+    @classmethod
+    def _plain_link(cls, v: str) -> str:
+        if not v.startswith(("https://", "http://", "about:")):
+            raise ValueError("must be an https:// address")
         return v
 
     def base_url(self) -> str:
@@ -188,7 +197,13 @@ class SigningKeyConfig(SecretRef):
 
 
 class ForwardConfig(SecretRef):
-    """Where allowed texts go: the survivor's own phone, through an outbound gateway."""
+    """Where allowed texts go: the survivor's own phone, through an outbound gateway.
+
+    Twilio: ``username`` is the Account SID and the password the auth token (both default to
+    ``[sms.twilio]``); ``api_url`` defaults to https://api.twilio.com. Android gateway:
+    ``api_url`` is the app's API base (local ``http://<phone>:8080`` or the cloud
+    ``https://api.sms-gate.app/3rdparty/v1``) with its username and password.
+    """
 
     via: Literal["twilio", "android_gateway"]
     to: str
@@ -198,6 +213,15 @@ class ForwardConfig(SecretRef):
     password: str | None = None
     password_env: str | None = None
     password_file: str | None = None
+    timeout_seconds: float = Field(10.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _checks(self) -> ForwardConfig:
+        if self.via == "twilio" and not self.from_number:
+            raise ValueError("from_number is needed to forward through Twilio")
+        if self.via == "android_gateway" and not self.api_url:
+            raise ValueError("api_url is needed to forward through the Android gateway")
+        return self
 
 
 class SmsConfig(Strict):
@@ -208,6 +232,8 @@ class SmsConfig(Strict):
     generic: SigningKeyConfig | None = None
     forward: ForwardConfig | None = None
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    fetch_media: bool = True  # MMS: fetch the pictures into the vault for held texts
+    max_media_bytes: int = Field(5 * 1024 * 1024, ge=0)  # per text, all media together
 
 
 class NotifyConfig(SecretRef):

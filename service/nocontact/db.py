@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "nocontact_read_only"
 
 
 def sqlite_url(home: Path) -> str:
@@ -56,7 +57,13 @@ def _sqlite_events(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers that opted in (``read_session``) take no lock: in WAL mode they read a
+        # snapshot while the writer writes. Taking the write lock for them too made every
+        # concurrent read queue behind each fsync and sleep in SQLite's busy handler.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @contextmanager
@@ -69,6 +76,16 @@ def transaction(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The engine for reads only: on SQLite its transactions do not take the write lock."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def read_session(engine: Engine) -> Session:
+    """A session for reads only (see ``read_engine``). Never write in it."""
+    return Session(read_engine(engine))
 
 
 def migrate(engine: Engine) -> None:

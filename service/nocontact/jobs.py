@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from nocontact.db import transaction
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
+from nocontact.web.notify import digest_job
 
 log = logging.getLogger(__name__)
 
@@ -35,4 +36,7 @@ def make_scheduler(rt: Runtime) -> BackgroundScheduler:
         args=[rt],
         id="checkpoint",
     )
+    if rt.config.notify is not None:
+        # hourly: each reviewer's own "hourly" or "daily" choice is applied inside the job
+        sched.add_job(digest_job, "interval", hours=1, args=[rt], id="reviewer-digest")
     return sched

@@ -3,8 +3,10 @@
 from alembic import context
 from sqlmodel import SQLModel
 
+import nocontact.channels.sms.models  # registers the SMS tables
 import nocontact.models
-import nocontact.orders.models  # noqa: F401
+import nocontact.orders.models
+import nocontact.web.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

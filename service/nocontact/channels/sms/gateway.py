@@ -1,0 +1,158 @@
+"""What every SMS gateway module provides, and the pieces they share.
+
+A gateway module turns one webhook request into an ``InboundText`` in two steps, always in this
+order: ``verify`` (the signature over the raw body; nothing is parsed before it passes) and
+``parse`` (the provider's payload into a normalised text). Both are plain functions of a
+``WebhookRequest`` so tests and the release path call them without HTTP.
+
+Errors: ``Refused`` (bad or missing signature -> 403, nothing stored, one log line) and
+``Malformed`` (signed but unreadable -> 400, nothing stored). Their messages carry reasons only,
+never content.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from nocontact.errors import ChannelError
+
+EVIDENCE_FORMAT = "nocontact-sms/1"
+
+
+class Refused(ChannelError):
+    """The request is not provably from the provider; ``reason`` is safe to log."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+        self.reason = reason
+
+
+class Malformed(ChannelError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=True)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    url: str  # the URL the provider signed: [web] public_url + path (+ query), never request.url
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes  # exactly as received
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class InboundText:
+    provider: str
+    message_id: str  # unique per text at this provider: the dedupe key
+    sender: str
+    to: str
+    text: str
+    claimed_at: str | None = None  # the provider's or phone's time, as it said it
+    media: tuple[str, ...] = ()
+    media_auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth, Twilio
+
+    @property
+    def source_key(self) -> str:
+        return f"sms:{self.provider}:{self.message_id}"
+
+
+@dataclass(frozen=True)
+class Gateway:
+    name: str  # as in the URL: twilio, telnyx, android-gateway, httpsms, generic
+    verify: Callable[[WebhookRequest, float], None]  # (request, now) -> None or raise Refused
+    parse: Callable[[WebhookRequest], InboundText | None]  # None: an event that is not a text
+    evidence_headers: tuple[str, ...]
+    reply_body: bytes = b""
+    reply_type: str | None = None
+    reply_status: int = 200
+
+
+def evidence(gw: Gateway, req: WebhookRequest) -> bytes:
+    """The raw request as kept in the vault: signed URL, the headers that matter, exact body.
+
+    The body must be UTF-8 (every supported provider sends form or JSON text); it is kept as a
+    JSON string, so ``body.encode()`` gives back the received bytes exactly.
+    """
+    try:
+        body = req.body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Malformed("body is not UTF-8") from e
+    headers = {h: req.headers[h] for h in gw.evidence_headers if h in req.headers}
+    doc = {
+        "format": EVIDENCE_FORMAT,
+        "provider": gw.name,
+        "method": "POST",
+        "url": req.url,
+        "headers": headers,
+        "body": body,
+    }
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def request_from_evidence(raw: bytes) -> tuple[str, WebhookRequest]:
+    """The provider and request back from kept evidence (for releasing a held text)."""
+    try:
+        doc = json.loads(raw)
+        if doc.get("format") != EVIDENCE_FORMAT:
+            raise Malformed("not an SMS evidence record")
+        req = WebhookRequest(doc["url"], dict(doc["headers"]), doc["body"].encode("utf-8"))
+        return str(doc["provider"]), req
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise Malformed("not an SMS evidence record") from e
+
+
+def same(a: str | bytes, b: str | bytes) -> bool:
+    """Constant-time comparison (a timing difference would let a forger guess byte by byte)."""
+    x = a.encode() if isinstance(a, str) else a
+    y = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(x, y)
+
+
+def fresh(timestamp: str | None, now: float, tolerance: int) -> int:
+    """A Unix-seconds header within ``tolerance`` of now, else Refused (replay window)."""
+    if not timestamp:
+        raise Refused("missing timestamp")
+    try:
+        ts = int(timestamp.strip())
+    except ValueError as e:
+        raise Refused("unreadable timestamp") from e
+    if abs(now - ts) > tolerance:
+        raise Refused("timestamp outside the allowed window")
+    return ts
+
+
+def json_object(body: bytes) -> dict[str, object]:
+    try:
+        doc = json.loads(body)
+    except ValueError as e:
+        raise Malformed("body is not JSON") from e
+    if not isinstance(doc, dict):
+        raise Malformed("body is not a JSON object")
+    return doc
+
+
+def text_field(doc: Mapping[str, object], key: str, *, required: bool = True) -> str:
+    value = doc.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise Malformed(f"{key} missing or not text")
+    return value
+
+
+def obj(doc: Mapping[str, object], key: str) -> dict[str, object]:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        raise Malformed(f"{key} missing or not an object")
+    return value
+
+
+def now() -> float:
+    return time.time()

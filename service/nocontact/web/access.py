@@ -1,0 +1,58 @@
+"""Who can read which item right now, and the ledger entry for every step of reading.
+
+The owner reads only after unlocking and after any cool-down; a reviewer after unlocking.
+Either way the item must be sealed to their own key (``store.open_item`` refuses otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import HTTPException, Request
+from sqlmodel import Session
+
+from nocontact.db import transaction
+from nocontact.errors import VaultError
+from nocontact.models import VaultItem, utcnow
+from nocontact.vault import ledger
+from nocontact.vault.store import open_item
+from nocontact.web.deps import keyring_of, rt_of
+from nocontact.web.keyring import Unlocked
+from nocontact.web.sessions import Current, aware
+
+
+def unlocked(request: Request, cur: Current) -> Unlocked | None:
+    held = keyring_of(request).get(cur.key)
+    if held is None:
+        return None
+    if cur.user.role == "owner":
+        opens = cur.row.vault_opens_at
+        if opens is None or aware(opens) > utcnow():
+            return None
+    return held
+
+
+def record(request: Request, cur: Current, kind: str, **fields: Any) -> None:
+    """One ledger entry for a step someone took; ids only."""
+    rt = rt_of(request)
+    with transaction(rt.engine) as s:
+        ledger.append(s, rt.household_id, kind, user=cur.user.id, role=cur.user.role, **fields)
+
+
+def read_item(
+    request: Request, cur: Current, item_id: int
+) -> tuple[VaultItem, bytes, dict[str, Any]]:
+    """The original of one item for this session's holder, or 404 (not sealed to them)."""
+    held = unlocked(request, cur)
+    if held is None:
+        raise HTTPException(status_code=404)
+    rt = rt_of(request)
+    with Session(rt.engine) as s:
+        item = s.get(VaultItem, item_id)
+        if item is None or item.household_id != rt.household_id:
+            raise HTTPException(status_code=404)
+        try:
+            raw, meta = open_item(s, rt.blobs, item, held.recipient_id, held.identity)
+        except VaultError as e:
+            raise HTTPException(status_code=404) from e
+    return item, raw, meta

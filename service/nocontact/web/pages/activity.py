@@ -1,0 +1,71 @@
+"""The activity page: every access step from the ledger, in plain words.
+
+Arrivals (intake entries) are left out unless the owner asked for counts: a stream of "a
+message was kept" lines would be a counter by another name (VOICE.md: calm by default).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from sqlmodel import Session, col, select
+from starlette.responses import Response
+
+from nocontact.models import LedgerEntry, User
+from nocontact.web.deps import OwnerDep, render, rt_of
+from nocontact.web.plain import when
+from nocontact.web.security import check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+SHOWN = 200
+
+WORDS = {
+    "vault_open_started": "{who} started opening the vault",
+    "vault_unlock_failed": "{who} tried to open the vault; the passphrase did not match",
+    "vault_unlocked": "{who} gave the passphrase to open the vault",
+    "vault_open_cancelled": "{who} cancelled opening the vault; nothing was opened",
+    "vault_closed": "{who} closed the vault",
+    "vault_handed_to_reviewer": "{who} asked the trusted person to look instead",
+    "vault_list_viewed": "{who} looked at the list of held messages (no contents)",
+    "item_opened": "{who} opened one held message (number {item})",
+    "attachment_opened": "{who} downloaded an attachment of message {item}",
+    "review_unlocked": "{who} unlocked their key to review messages",
+    "review_note": "{who} wrote a note about message {item}",
+    "item_released": "{who} let message {item} through to you",
+    "reviewer_added": "{who} added a trusted person",
+    "reviewer_revoked": "{who} removed a trusted person's access",
+    "list_add": "Someone was added to your list",
+    "list_change": "Someone on your list was changed",
+    "list_remove": "Someone was removed from your list",
+    "intake": "A message was kept ({channel})",
+}
+
+
+def describe(body: dict[str, object], names: dict[int, str], me: int | None) -> str | None:
+    template = WORDS.get(str(body.get("kind")))
+    if template is None:
+        return None
+    user = body.get("user")
+    who = (
+        "You" if user == me else names.get(user, "Someone") if isinstance(user, int) else "Someone"
+    )
+    return template.format(who=who, item=body.get("item", "?"), channel=body.get("channel", ""))
+
+
+@router.get("/activity")
+def activity(request: Request, cur: OwnerDep) -> Response:
+    rt = rt_of(request)
+    with Session(rt.engine) as s:
+        users = s.exec(select(User).where(User.household_id == rt.household_id)).all()
+        names = {u.id: u.name for u in users if u.id is not None}
+        q = select(LedgerEntry).where(LedgerEntry.household_id == rt.household_id)
+        if not rt.config.web.show_counts:
+            q = q.where(LedgerEntry.kind != "intake")
+        rows = s.exec(q.order_by(col(LedgerEntry.seq).desc()).limit(SHOWN)).all()
+    lines = []
+    for r in rows:
+        text = describe(json.loads(r.body), names, cur.user.id)
+        if text:
+            lines.append((when(r.created_at, rt.config.household.timezone), text))
+    return render(request, "activity.html", cur, lines=lines)

@@ -1,0 +1,102 @@
+"""The trusted person's list and the unlocking of their key.
+
+A reviewer cannot delete, export or change the list; they read with their own key, which the
+owner's unlock gave them for items sealed before they were added (``store.rewrap_missing``).
+One item at a time, notes and release are in ``review_item.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from sqlmodel import Session, col, select
+from starlette.responses import RedirectResponse, Response
+
+from nocontact import users
+from nocontact.db import transaction
+from nocontact.errors import VaultError
+from nocontact.models import ItemKey, ReviewNote, User, VaultItem, utcnow
+from nocontact.vault import ledger
+from nocontact.web.access import unlocked
+from nocontact.web.deps import ReviewerDep, keyring_of, render, rt_of
+from nocontact.web.models import WebSession
+from nocontact.web.plain import CHANNEL, when
+from nocontact.web.security import check_csrf
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+TAGS = ("children", "legal", "threat", "harmless", "urgent")
+TAG_WORDS = {
+    "children": "about the children",
+    "legal": "matters for legal steps",
+    "threat": "a threat",
+    "harmless": "harmless",
+    "urgent": "urgent",
+}
+
+
+@router.get("/review")
+def review_list(request: Request, cur: ReviewerDep) -> Response:
+    rt = rt_of(request)
+    with Session(rt.engine) as s:
+        user = s.get(User, cur.user.id)
+        assert user is not None
+        rows = s.exec(
+            select(VaultItem)
+            .join(ItemKey, col(ItemKey.item_id) == col(VaultItem.id))
+            .where(
+                VaultItem.household_id == rt.household_id, ItemKey.recipient_id == user.recipient_id
+            )
+            .order_by(col(VaultItem.received_at).desc())
+        ).all()
+        notes = {n.item_id: json.loads(n.tags) for n in s.exec(select(ReviewNote)).all()}
+    listed = [
+        {
+            "id": i.id,
+            "when": when(i.received_at, rt.config.household.timezone),
+            "channel": CHANNEL.get(i.channel, i.channel),
+            "person": i.person_name or "not on the list; held to check",
+            "held": i.action == "review" and i.delivery != "released",
+            "released": i.delivery == "released",
+            "tags": notes.get(i.id or 0),
+        }
+        for i in rows
+    ]
+    ready = unlocked(request, cur) is not None
+    return render(request, "review_list.html", cur, items=listed, ready=ready, words=TAG_WORDS)
+
+
+@router.get("/review/unlock")
+def unlock_form(request: Request, cur: ReviewerDep) -> Response:
+    return render(request, "vault_unlock.html", cur, error="", action="/review/unlock")
+
+
+@router.post("/review/unlock")
+def unlock(request: Request, cur: ReviewerDep, passphrase: Annotated[str, Form()]) -> Response:
+    rt = rt_of(request)
+    identity = None
+    with transaction(rt.engine) as s:
+        user = s.get(User, cur.user.id)
+        if user is not None and users.check_login(s, user, passphrase):
+            try:
+                identity = users.unlock(s, user, passphrase)
+            except VaultError:
+                identity = None
+        if identity is not None and user is not None:
+            keyring_of(request).put(cur.key, user.recipient_id, identity)
+            row = s.get(WebSession, cur.row.id)
+            assert row is not None
+            row.vault_opens_at = utcnow()
+            s.add(row)
+            ledger.append(s, rt.household_id, "review_unlocked", user=cur.user.id)
+    if identity is None:
+        return render(
+            request,
+            "vault_unlock.html",
+            cur,
+            401,
+            action="/review/unlock",
+            error="That passphrase did not unlock your key.",
+        )
+    return RedirectResponse("/review", status_code=303)

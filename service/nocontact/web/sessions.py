@@ -1,0 +1,105 @@
+"""Server-side sessions: a random cookie, its hash in a row, idle and absolute timeouts.
+
+Cookie: HttpOnly, SameSite=Strict, Secure when the public URL is https (ASVS 3.4). The row
+stores only SHA-256 of the cookie, so a copy of the database does not hand out sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Request, Response
+from sqlmodel import Session, col, delete, select
+
+from nocontact.config import WebConfig
+from nocontact.models import User, utcnow
+from nocontact.web.models import WebSession
+
+COOKIE = "nc_session"
+LOGIN_COOKIE = "nc_login"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def aware(ts: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=utcnow().tzinfo)
+
+
+@dataclass
+class Current:
+    row: WebSession
+    user: User
+    key: str  # token hash: the keyring's key for this session
+
+
+def secure_cookies(web: WebConfig) -> bool:
+    return web.base_url().startswith("https://")
+
+
+def set_cookie(response: Response, web: WebConfig, name: str, value: str) -> None:
+    response.set_cookie(
+        name, value, httponly=True, samesite="strict", secure=secure_cookies(web), path="/"
+    )
+
+
+def create(s: Session, user: User, *, mfa_pending: bool) -> tuple[str, WebSession]:
+    assert user.id is not None
+    token = secrets.token_urlsafe(32)
+    row = WebSession(
+        token_hash=token_hash(token),
+        household_id=user.household_id,
+        user_id=user.id,
+        csrf=secrets.token_urlsafe(32),
+        mfa_pending=mfa_pending,
+    )
+    s.add(row)
+    s.flush()
+    return token, row
+
+
+def expired(row: WebSession, web: WebConfig, now: datetime) -> bool:
+    idle = timedelta(minutes=web.session_idle_minutes)
+    absolute = timedelta(hours=web.session_absolute_hours)
+    return now - aware(row.last_seen) > idle or now - aware(row.created_at) > absolute
+
+
+def load(s: Session, request: Request, web: WebConfig) -> Current | None:
+    """The live session of this request, touched; None if absent, expired or revoked."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    key = token_hash(token)
+    row = s.exec(select(WebSession).where(WebSession.token_hash == key)).first()
+    if row is None:
+        return None
+    now = utcnow()
+    user = s.get(User, row.user_id)
+    if user is None or not user.active or expired(row, web, now):
+        s.delete(row)
+        return None
+    row.last_seen = now
+    s.add(row)
+    return Current(row, user, key)
+
+
+def sweep(s: Session, web: WebConfig) -> set[str]:
+    """Delete expired rows; returns the token hashes still alive (for the keyring)."""
+    now = utcnow()
+    live: set[str] = set()
+    for row in s.exec(select(WebSession)).all():
+        user = s.get(User, row.user_id)
+        if user is None or not user.active or expired(row, web, now):
+            s.delete(row)
+        else:
+            live.add(row.token_hash)
+    return live
+
+
+def end_all_for(s: Session, user_id: int) -> None:
+    s.exec(delete(WebSession).where(col(WebSession.user_id) == user_id))

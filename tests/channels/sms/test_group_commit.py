@@ -1,0 +1,117 @@
+"""Group commit: concurrent texts share commits, duplicates stay single, nothing is orphaned,
+and the ledger chain holds; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from nocontact.channels.sms.group import GroupCommit
+from nocontact.db import transaction
+from nocontact.intake import InboundMessage, Intake, Prepared
+from nocontact.matching.facts import facts_from_sms
+from nocontact.models import VaultItem
+from nocontact.people.service import add_person
+from nocontact.runtime import Runtime
+from nocontact.vault import ledger
+from tests.channels.sms.conftest import ABUSER, open_home
+from tests.conftest import make_home
+from tests.servers import postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def listed_rt(
+    request: pytest.FixtureRequest, sms_template: Path, tmp_path: Path
+) -> Iterator[Runtime]:
+    """A home with ABUSER listed: SQLite copied from the template (fast), PostgreSQL fresh."""
+    if request.param == "sqlite":
+        rt = open_home(sms_template, tmp_path, "")
+        yield rt
+        rt.engine.dispose()
+        return
+    if not postgres.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    with postgres.temporary_database() as url:
+        rt = make_home(tmp_path, database_url=url)
+        with transaction(rt.engine) as s:
+            add_person(s, rt.household_id, "Mark", "abuser", phones=[ABUSER])
+        yield rt
+        rt.engine.dispose()
+
+
+def test_concurrent_texts_and_their_duplicates_are_kept_once_each(listed_rt: Runtime) -> None:
+    intake = Intake(listed_rt)
+    group = GroupCommit(intake, max_batch=8)
+
+    def deliver(n: int) -> tuple[int, int | None, bool]:
+        key = n % 12  # 12 distinct texts, each delivered 4 times, all at once
+        msg = InboundMessage(
+            "sms", f"raw text {key}".encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "hi")
+        )
+        result = group.process(msg, intake.decide(msg.facts))
+        return key, result.item_id, result.duplicate
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        results = list(pool.map(deliver, range(48)))
+
+    by_key: dict[int, set[int | None]] = {}
+    for key, item_id, _ in results:
+        by_key.setdefault(key, set()).add(item_id)
+    assert all(len(ids) == 1 and None not in ids for ids in by_key.values())
+    assert sum(not dup for _, _, dup in results) == 12
+    with Session(listed_rt.engine) as s:
+        items = s.exec(select(VaultItem)).all()
+        assert len(items) == 12
+        assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
+        assert sorted(i.ledger_seq for i in items) == sorted(set(i.ledger_seq for i in items))
+    stored = [p for p in listed_rt.blobs.root.rglob("*") if p.is_file()]
+    assert sorted(p.name for p in stored) == sorted(i.blob.split("/")[-1] for i in items)
+
+    # deterministic: twins inside one batch, and a twin of an item committed by an earlier batch
+    def prepared(key: str) -> Prepared:
+        msg = InboundMessage("sms", key.encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "hi"))
+        p = intake.prepare(msg, decision=intake.decide(msg.facts))
+        assert isinstance(p, Prepared)
+        return p
+
+    a, a_twin = prepared("a"), prepared("a")
+    first, twin = intake.commit_many([a, a_twin])
+    assert not first.duplicate and twin.duplicate and twin.item_id == first.item_id
+    late_twin, c = prepared("b"), prepared("c")
+    intake.commit_many([prepared("b")])
+    # the unique constraint trips; the batch falls back to one commit each
+    again, fresh = intake.commit_many([late_twin, c])
+    assert again.duplicate and not fresh.duplicate
+    with Session(listed_rt.engine) as s:
+        assert len(s.exec(select(VaultItem)).all()) == 15
+        assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
+    for gone in (a_twin, late_twin):
+        assert not listed_rt.blobs.path(gone.sealed.blob).exists()
+
+
+def test_the_writer_leaves_when_idle_and_comes_back_for_the_next_text(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    rt = open_home(sms_template, tmp_path, "")
+    intake = Intake(rt)
+    group = GroupCommit(intake, idle_seconds=0.05)
+
+    def deliver(key: str) -> int | None:
+        msg = InboundMessage("sms", key.encode(), f"sms:test:{key}", facts_from_sms(ABUSER, "x"))
+        return group.process(msg, intake.decide(msg.facts)).item_id
+
+    assert deliver("one") is not None
+    deadline = time.monotonic() + 5
+    while group._writer is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert group._writer is None
+    assert deliver("two") is not None
+    rt.engine.dispose()
