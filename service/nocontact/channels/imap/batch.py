@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
-
 from nocontact.channels.imap import cursors
 from nocontact.channels.imap.client import Connection
 from nocontact.channels.imap.report import AccountReport
 from nocontact.config import ImapAccount
 from nocontact.db import transaction
-from nocontact.intake import InboundMessage, Intake
+from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
 from nocontact.matching import BlockList, Facts, decide, facts_from_email
 
 BATCH = 250  # UIDs per fetch command
@@ -54,15 +52,27 @@ def run_batch(
     sweep: bool,
 ) -> None:
     kept = _triage(conn, f, uids, report, sweep=sweep)
-    _fetch_whole(conn, kept)
-    to_remove = [
-        uid
-        for uid, k in sorted(kept.items())
-        if k.raw is not None  # else expunged elsewhere between the fetches: nothing to take
-        and _take(intake, f, uid, k, min(uids) - 1, report)
-    ]
-    if to_remove:
-        _remove(conn, f.account, to_remove)
+    for group in _groups(kept):
+        _fetch_whole(conn, {u: kept[u] for u in group})
+        # else expunged elsewhere between the two fetches: nothing left to take
+        results = _seal(intake, f, [(u, kept[u]) for u in group if kept[u].raw is not None])
+        to_remove, records = [], []
+        for uid, result in results:
+            counter, move = _outcome(intake, result)
+            if counter is not None:
+                setattr(report, counter, getattr(report, counter) + 1)
+            if move:
+                to_remove.append(uid)
+            if result.decision.action == "record":
+                records.append(f.source_key(uid))
+        if to_remove:  # only now: every message of the group is committed
+            _remove(conn, f.account, to_remove)
+        if records:
+            with transaction(intake.rt.engine) as s:
+                for key in records:
+                    cursors.mark_delivered(s, intake.rt.household_id, key)
+        for u in group:
+            kept[u].raw = None  # the bytes are sealed; hold at most a group in memory
     if not sweep:
         with transaction(intake.rt.engine) as s:
             cursors.advance(
@@ -97,41 +107,54 @@ def _triage(
     return kept
 
 
-def _take(
-    intake: Intake, f: Folder, uid: int, k: _Kept, done_below: int, report: AccountReport
-) -> bool:
-    """Seal one kept message; True if it should now leave the folder."""
-    assert k.raw is not None
-    rt, skey = intake.rt, f.source_key(uid)
-    facts = k.facts or facts_from_email(k.raw)
+def _groups(kept: dict[int, _Kept]) -> list[list[int]]:
+    """Kept UIDs in order, in groups of at most FULL_BATCH_BYTES (at least one each)."""
+    groups: list[list[int]] = [[]]
+    total = 0
+    for uid, k in sorted(kept.items()):
+        if groups[-1] and total + k.size > FULL_BATCH_BYTES:
+            groups.append([])
+            total = 0
+        groups[-1].append(uid)
+        total += max(k.size, 0)
+    return [g for g in groups if g]
 
-    def in_tx(s: Session) -> None:
-        # everything below this batch is handled; this batch is not moved yet
-        cursors.advance(
-            s,
-            rt.household_id,
-            f.account.name,
-            f.folder,
-            uidvalidity=f.uidvalidity,
-            last_uid=done_below,
+
+def _seal(
+    intake: Intake, f: Folder, todo: list[tuple[int, _Kept]]
+) -> list[tuple[int, IntakeResult]]:
+    """Seal each original (blob written and fsynced), then commit them all in one transaction
+    (one database sync for the group, not one per message)."""
+    done: dict[int, IntakeResult] = {}
+    prepared: list[tuple[int, Prepared]] = []
+    for uid, k in todo:
+        assert k.raw is not None
+        facts = k.facts or facts_from_email(k.raw)
+        msg = InboundMessage(
+            channel="email",
+            raw=k.raw,
+            source_key=f.source_key(uid),
+            facts=facts,
+            meta={"account": f.account.name, "folder": f.folder, "uid": uid},
         )
-        cursors.mark_delivered(s, rt.household_id, skey)
+        p = intake.prepare(msg, decision=decide(facts, f.blocklist))
+        if isinstance(p, IntakeResult):
+            done[uid] = p  # already in the vault (a repeat after a crash), or not kept after all
+        else:
+            prepared.append((uid, p))
+    if prepared:
+        committed = intake.commit_many([p for _, p in prepared])
+        done.update((uid, r) for (uid, _), r in zip(prepared, committed, strict=True))
+    return sorted(done.items())
 
-    msg = InboundMessage(
-        channel="email",
-        raw=k.raw,
-        source_key=skey,
-        facts=facts,
-        meta={"account": f.account.name, "folder": f.folder, "uid": uid},
-    )
-    result = intake.process(msg, decision=decide(facts, f.blocklist), in_transaction=in_tx)
+
+def _outcome(intake: Intake, result: IntakeResult) -> tuple[str | None, bool]:
+    """The report counter to raise (if any) and whether the message leaves the folder."""
     action = result.decision.action
-    if action == "deliver" or (result.duplicate and cursors.is_released(rt, result.item_id)):
-        report.delivered += 1  # (released: the trusted person decided it belongs in the INBOX)
-        return False
-    if not (result.duplicate and action == "record"):
-        setattr(report, COUNTER[action], getattr(report, COUNTER[action]) + 1)
-    return action in MOVED
+    if action == "deliver" or (result.duplicate and cursors.is_released(intake.rt, result.item_id)):
+        return "delivered", False  # (released: the trusted person decided it belongs there)
+    counter = None if result.duplicate and action == "record" else COUNTER[action]
+    return counter, action in MOVED
 
 
 def _fetch_whole(conn: Connection, kept: dict[int, _Kept]) -> None:

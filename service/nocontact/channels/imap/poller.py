@@ -9,10 +9,12 @@ Per folder, in UID order and in batches:
    sender headers and enough body text to find a mention; most mail fits whole), headers only
    for a sweep of old mail. Nothing here sets ``\\Seen``.
 3. ``decide`` on those facts; full ``BODY.PEEK[]`` only for what is kept and was cut short.
-4. ``Intake.process`` seals the exact original; its transaction also moves the cursor up to
-   the batch start, so a crash before step 5 means the batch is looked at again (idempotent).
-5. Only after every kept message of the batch is committed: ``UID MOVE`` to the quarantine
-   folder (or delete), then the cursor moves past the batch. Co-parent mail stays untouched.
+4. ``Intake.prepare`` seals each kept original (blob written and fsynced), then
+   ``Intake.commit_many`` commits a group of them in one transaction (one database sync).
+5. Only after the group is committed: ``UID MOVE`` to the quarantine folder (or delete); at
+   the end of the batch the cursor moves past it. A crash anywhere before that means the batch
+   is looked at again: what is already in the vault is found by source key or SHA-256 and only
+   moved. Co-parent mail stays untouched.
 """
 
 from __future__ import annotations
