@@ -28,11 +28,12 @@ class SecretRef(Strict):
     """A secret given inline, by environment variable or by file; resolved only when needed."""
 
     def secret(self, field: str) -> str | None:
+        # only a str field counts as inline: ImapAccount.oauth2_token is a method, not a value
         inline = getattr(self, field, None)
         env = getattr(self, f"{field}_env", None)
         file = getattr(self, f"{field}_file", None)
-        if inline:
-            return str(inline)
+        if isinstance(inline, str) and inline:
+            return inline
         if env:
             value = os.environ.get(env)
             if value is None:

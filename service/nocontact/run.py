@@ -33,9 +33,10 @@ class _Server(uvicorn.Server):
 
 def channel_starters() -> list[Starter]:
     """Channels register here (SMTP front, IMAP watchers); each starts only if configured."""
+    from nocontact.channels.imap.watcher import start_imap
     from nocontact.channels.smtp.server import start_front
 
-    return [start_front]
+    return [start_front, start_imap]
 
 
 async def serve(rt: Runtime) -> None:

@@ -61,7 +61,8 @@ def _own(path: Path) -> None:
     os.chown(path, dc.pw_uid, dc.pw_gid)
 
 
-def start_dovecot(root: Path) -> Dovecot:
+def start_dovecot(root: Path, extra_conf: str = "") -> Dovecot:
+    """``extra_conf`` is appended to the config (e.g. an extra passdb for one test module)."""
     if shutil.which("dovecot") is None:
         raise RuntimeError("dovecot is not installed; run `make deps`")
     dc = pwd.getpwnam("dovecot")
@@ -150,6 +151,7 @@ protocol imap {{
   mail_max_userip_connections = 100
 }}
 """
+        + extra_conf
     )
     subprocess.run(["dovecot", "-c", str(conf)], check=True)
     server = Dovecot(root, imap_port, lmtp_port)

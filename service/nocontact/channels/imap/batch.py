@@ -1,0 +1,191 @@
+"""One batch of UIDs in one folder: triage, seal what is kept, then move it (see poller)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from nocontact.channels.imap import cursors
+from nocontact.channels.imap.client import Connection
+from nocontact.channels.imap.report import AccountReport
+from nocontact.config import ImapAccount
+from nocontact.db import transaction
+from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
+from nocontact.matching import BlockList, Facts, decide, facts_from_email
+
+BATCH = 250  # UIDs per fetch command
+PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if kept
+FULL_BATCH_BYTES = 16 * 1024 * 1024  # bound on one full-body fetch
+HEADER, HEADER_KEY = "BODY.PEEK[HEADER]", b"BODY[HEADER]"
+START, START_KEY = f"BODY.PEEK[]<0.{PREFIX}>", b"BODY[]<0>"
+FULL, FULL_KEY = "BODY.PEEK[]", b"BODY[]"
+SEAL_WORKERS = 4
+MOVED = ("quarantine", "review")
+COUNTER = {"quarantine": "quarantined", "record": "recorded", "review": "review"}
+
+
+@dataclass
+class Folder:
+    """What one folder pass needs to know."""
+
+    account: ImapAccount
+    folder: str
+    uidvalidity: int
+    blocklist: BlockList
+
+    def source_key(self, uid: int) -> str:
+        return f"imap:{self.account.name}:{self.folder}:{self.uidvalidity}:{uid}"
+
+
+@dataclass
+class _Kept:
+    size: int
+    raw: bytes | None = None  # the whole original, once read
+    facts: Facts | None = None  # read from the whole original
+
+
+def run_batch(
+    intake: Intake,
+    conn: Connection,
+    f: Folder,
+    uids: list[int],
+    report: AccountReport,
+    *,
+    sweep: bool,
+) -> None:
+    kept = _triage(conn, f, uids, report, sweep=sweep)
+    for group in _groups(kept):
+        _fetch_whole(conn, {u: kept[u] for u in group})
+        # else expunged elsewhere between the two fetches: nothing left to take
+        results = _seal(intake, f, [(u, kept[u]) for u in group if kept[u].raw is not None])
+        to_remove, records = [], []
+        for uid, result in results:
+            counter, move = _outcome(intake, result)
+            if counter is not None:
+                setattr(report, counter, getattr(report, counter) + 1)
+            if move:
+                to_remove.append(uid)
+            if result.decision.action == "record":
+                records.append(f.source_key(uid))
+        if to_remove:  # only now: every message of the group is committed
+            _remove(conn, f.account, to_remove)
+        if records:
+            with transaction(intake.rt.engine) as s:
+                for key in records:
+                    cursors.mark_delivered(s, intake.rt.household_id, key)
+        for u in group:
+            kept[u].raw = None  # the bytes are sealed; hold at most a group in memory
+    if not sweep:
+        with transaction(intake.rt.engine) as s:
+            cursors.advance(
+                s,
+                intake.rt.household_id,
+                f.account.name,
+                f.folder,
+                uidvalidity=f.uidvalidity,
+                last_uid=max(uids),
+            )
+
+
+def _triage(
+    conn: Connection, f: Folder, uids: list[int], report: AccountReport, *, sweep: bool
+) -> dict[int, _Kept]:
+    """One batched fetch, one decision each; returns what will be kept."""
+    part, key = (HEADER, HEADER_KEY) if sweep else (START, START_KEY)
+    kept: dict[int, _Kept] = {}
+    for uid, data in sorted(conn.fetch(uids, ["RFC822.SIZE", part]).items()):
+        head: bytes = data.get(key) or b""
+        facts = facts_from_email(head)
+        report.scanned += 1
+        if decide(facts, f.blocklist).action == "deliver":
+            report.delivered += 1
+            continue
+        # Whole only if the server sent less than asked (RFC 3501 §6.4.5: the message ended);
+        # RFC822.SIZE alone is not trusted, some servers report it inexactly.
+        if not sweep and len(head) < PREFIX:
+            kept[uid] = _Kept(len(head), head, facts)
+        else:
+            kept[uid] = _Kept(int(data.get(b"RFC822.SIZE", 0)))
+    return kept
+
+
+def _groups(kept: dict[int, _Kept]) -> list[list[int]]:
+    """Kept UIDs in order, in groups of at most FULL_BATCH_BYTES (at least one each)."""
+    groups: list[list[int]] = [[]]
+    total = 0
+    for uid, k in sorted(kept.items()):
+        if groups[-1] and total + k.size > FULL_BATCH_BYTES:
+            groups.append([])
+            total = 0
+        groups[-1].append(uid)
+        total += max(k.size, 0)
+    return [g for g in groups if g]
+
+
+def _seal(
+    intake: Intake, f: Folder, todo: list[tuple[int, _Kept]]
+) -> list[tuple[int, IntakeResult]]:
+    """Seal each original (blob written and fsynced), then commit them all in one transaction
+    (one database sync for the group, not one per message)."""
+    done: dict[int, IntakeResult] = {}
+    prepared: list[tuple[int, Prepared]] = []
+
+    def prepare(job: tuple[int, _Kept]) -> Prepared | IntakeResult:
+        uid, k = job
+        assert k.raw is not None
+        facts = k.facts or facts_from_email(k.raw)
+        msg = InboundMessage(
+            channel="email",
+            raw=k.raw,
+            source_key=f.source_key(uid),
+            facts=facts,
+            meta={"account": f.account.name, "folder": f.folder, "uid": uid},
+        )
+        return intake.prepare(msg, decision=decide(facts, f.blocklist))
+
+    # Sealing waits on fsync (file and directory); a few at once overlap those waits. Nothing
+    # is committed here, so the order of the crash-safe steps is unchanged.
+    with ThreadPoolExecutor(max_workers=SEAL_WORKERS, thread_name_prefix="imap-seal") as pool:
+        for (uid, _), p in zip(todo, pool.map(prepare, todo), strict=True):
+            if isinstance(p, IntakeResult):
+                done[uid] = p  # already in the vault (a repeat after a crash), or not kept
+            else:
+                prepared.append((uid, p))
+    if prepared:
+        committed = intake.commit_many([p for _, p in prepared])
+        done.update((uid, r) for (uid, _), r in zip(prepared, committed, strict=True))
+    return sorted(done.items())
+
+
+def _outcome(intake: Intake, result: IntakeResult) -> tuple[str | None, bool]:
+    """The report counter to raise (if any) and whether the message leaves the folder."""
+    action = result.decision.action
+    if action == "deliver" or (result.duplicate and cursors.is_released(intake.rt, result.item_id)):
+        return "delivered", False  # (released: the trusted person decided it belongs there)
+    counter = None if result.duplicate and action == "record" else COUNTER[action]
+    return counter, action in MOVED
+
+
+def _fetch_whole(conn: Connection, kept: dict[int, _Kept]) -> None:
+    """Fill in the kept messages the first fetch cut short, a bounded number of bytes per
+    command (a 10 MB message is one literal; many of them should not be one response)."""
+    missing = [(u, k.size) for u, k in sorted(kept.items()) if k.raw is None]
+    group: list[int] = []
+    total = 0
+    for i, (uid, size) in enumerate(missing):
+        group.append(uid)
+        total += max(size, 0)
+        if total >= FULL_BATCH_BYTES or i == len(missing) - 1:
+            for got_uid, data in conn.fetch(group, [FULL]).items():
+                if got_uid in kept and FULL_KEY in data:
+                    kept[got_uid].raw = bytes(data[FULL_KEY])
+            group, total = [], 0
+
+
+def _remove(conn: Connection, account: ImapAccount, uids: list[int]) -> None:
+    if account.after_quarantine == "delete" and conn.has(b"UIDPLUS"):
+        conn.delete(uids)
+        return
+    # Without UIDPLUS a delete could only be a bare EXPUNGE; hold in the folder instead.
+    conn.ensure_folder(account.quarantine_folder)
+    conn.move(uids, account.quarantine_folder)

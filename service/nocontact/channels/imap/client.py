@@ -1,0 +1,184 @@
+"""A thin adapter over imapclient: connect with timeouts and the configured security, log in.
+
+Only the commands the poller needs, each named for what it does, so the rest of the channel
+never builds raw IMAP and can never issue a fetch that sets ``\\Seen`` (RFC 3501 §6.4.5: only
+``BODY.PEEK`` leaves the flag alone).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+
+from nocontact.config import ImapAccount
+from nocontact.errors import ChannelError, ConfigError
+
+log = logging.getLogger(__name__)
+
+DELETED = b"\\Deleted"
+
+
+class ImapError(ChannelError):
+    """An IMAP account could not be read or changed; the message names no content."""
+
+
+def _tls_context(account: ImapAccount) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=account.ca_file)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    return ctx
+
+
+def _describe(e: BaseException) -> str:
+    """A short, content-free reason for the status row and the log."""
+    if isinstance(e, LoginError):
+        return "the server refused the login (check the password or token)"
+    if isinstance(e, socket.timeout | TimeoutError):
+        return "the server did not answer in time"
+    if isinstance(e, ConnectionRefusedError):
+        return "the connection was refused"
+    if isinstance(e, ssl.SSLError):
+        return f"TLS failed ({e.__class__.__name__})"
+    if isinstance(e, OSError):
+        return f"network error ({e.strerror or e.__class__.__name__})"
+    return f"IMAP error ({e.__class__.__name__})"
+
+
+class Connection:
+    """One logged-in IMAP session for one account."""
+
+    def __init__(self, account: ImapAccount, client: imapclient.IMAPClient) -> None:
+        self.account = account
+        self.client = client
+        self._caps = {c.upper() for c in client.capabilities()}
+        self._folders: set[str] = set()
+
+    def has(self, capability: bytes) -> bool:
+        return capability.upper() in self._caps
+
+    def select(self, folder: str) -> tuple[int, int]:
+        """Open a folder read-write; returns (UIDVALIDITY, UIDNEXT or 0)."""
+        info = self.client.select_folder(folder)
+        return int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0))
+
+    def uids_from(self, first: int) -> list[int]:
+        """UIDs >= first. RFC 3501 §6.4.4: ``n:*`` with n past the end still returns the last
+        message, so results below ``first`` are dropped here."""
+        found = self.client.search(["UID", f"{first}:*"])
+        return sorted(u for u in found if u >= first)
+
+    def fetch(self, uids: Iterable[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+        wanted = list(uids)
+        if not wanted:
+            return {}
+        for item in items:
+            # A fetch without PEEK would mark the message read; refuse it outright.
+            up = item.upper()
+            if up.startswith(("BODY[", "BINARY[")) or up in ("RFC822", "RFC822.TEXT"):
+                raise ValueError(f"refusing a fetch that sets \\Seen: {item}")
+        result: dict[int, dict[bytes, Any]] = self.client.fetch(wanted, items)
+        return result
+
+    def ensure_folder(self, folder: str) -> None:
+        """Create the quarantine folder if missing; never subscribe it (stays out of clients'
+        folder lists that show subscribed folders only)."""
+        if folder in self._folders:
+            return
+        if not self.client.folder_exists(folder):
+            self.client.create_folder(folder)
+            log.info("account %s: created the holding folder", self.account.name)
+        self._folders.add(folder)
+
+    def move(self, uids: list[int], folder: str) -> None:
+        """From the selected folder to another: RFC 6851 MOVE where offered, otherwise COPY +
+        \\Deleted + UID EXPUNGE (RFC 4315)."""
+        if not uids:
+            return
+        if self.has(b"MOVE"):
+            self.client.move(uids, folder)
+            return
+        self._require_uidplus()
+        self.client.copy(uids, folder)
+        self._expunge(uids)
+
+    def delete(self, uids: list[int]) -> None:
+        if uids:
+            self._require_uidplus()
+            self._expunge(uids)
+
+    def _require_uidplus(self) -> None:
+        # Never a bare EXPUNGE: it would also remove what the person marked deleted themselves.
+        if not self.has(b"UIDPLUS"):
+            raise ImapError("the server offers neither MOVE nor UIDPLUS", permanent=True)
+
+    def _expunge(self, uids: list[int]) -> None:
+        self.client.add_flags(uids, [DELETED], silent=True)
+        self.client.uid_expunge(uids)
+
+    def search_message_id(self, folder: str, message_id: str) -> list[int]:
+        self.client.select_folder(folder)
+        found: list[int] = self.client.search(["HEADER", "Message-ID", message_id])
+        return found
+
+    def append(self, folder: str, raw: bytes) -> None:
+        self.client.append(folder, raw)
+
+    def logout(self) -> None:
+        # the server may already have gone; nothing to release on our side
+        with suppress(IMAPClientError, OSError):
+            self.client.logout()
+
+
+def connect(account: ImapAccount) -> Connection:
+    """Connect and log in; raises ImapError (content-free) or ConfigError (a missing secret)."""
+    seconds = account.timeout_seconds
+    timeout = imapclient.SocketTimeout(connect=seconds, read=seconds)
+    try:
+        client = imapclient.IMAPClient(
+            account.host,
+            port=account.port,
+            ssl=account.security == "tls",
+            ssl_context=_tls_context(account) if account.security == "tls" else None,
+            timeout=timeout,
+        )
+    except (OSError, IMAPClientError) as e:
+        raise ImapError(f"cannot connect: {_describe(e)}") from e
+    try:
+        if account.security == "starttls":
+            client.starttls(_tls_context(account))
+        token = account.oauth2_token()
+        if token is not None:
+            client.oauth2_login(account.username, token)
+        else:
+            client.login(account.username, account.secret("password") or "")
+    except ConfigError:
+        _close(client)
+        raise
+    except (OSError, IMAPClientError) as e:
+        _close(client)
+        raise ImapError(_describe(e), permanent=isinstance(e, LoginError)) from e
+    return Connection(account, client)
+
+
+def _close(client: imapclient.IMAPClient) -> None:
+    with suppress(OSError, IMAPClientError):
+        client.shutdown()
+
+
+@contextmanager
+def session(account: ImapAccount) -> Iterator[Connection]:
+    conn = connect(account)
+    try:
+        yield conn
+    finally:
+        conn.logout()
+
+
+def describe(e: BaseException) -> str:
+    return _describe(e)
