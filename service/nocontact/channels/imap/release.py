@@ -9,12 +9,11 @@ next pass leaves the returned message where it is.
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
 import logging
 from email import policy
 from email.parser import BytesHeaderParser
+from typing import Any
 
 from imapclient.exceptions import IMAPClientError
 
