@@ -37,7 +37,7 @@ class BlobStore:
         final = self.path(address)
         if final.exists() and final.stat().st_size == len(data):
             return address
-        final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._make_dirs(final.parent)
         fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as f:
@@ -50,6 +50,20 @@ class BlobStore:
             raise
         _fsync_dir(final.parent)
         return address
+
+    def _make_dirs(self, leaf: Path) -> None:
+        """Create the fan-out folders; a new folder's entry is durable only once its parent
+        directory is fsynced, so each folder created is followed by an fsync of its parent."""
+        if leaf.is_dir():
+            return
+        missing = []
+        d = leaf
+        while not d.is_dir():
+            missing.append(d)
+            d = d.parent
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            _fsync_dir(folder.parent)
 
     def get(self, address: str) -> bytes:
         try:

@@ -1,0 +1,31 @@
+"""The blob store: content-addressed, atomic, verified on read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nocontact.errors import VaultError
+from nocontact.vault.blobs import BlobStore
+
+
+def test_put_is_idempotent_and_leaves_no_temporary_files(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    a = store.put(b"sealed bytes")
+    assert store.put(b"sealed bytes") == a
+    assert store.get(a) == b"sealed bytes"
+    files = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    assert files == [store.path(a)]
+    assert oct(store.path(a).parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_changed_blob_is_refused_on_read(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    a = store.put(b"sealed bytes")
+    store.path(a).write_bytes(b"sealed bytez")
+    with pytest.raises(VaultError, match="does not match"):
+        store.get(a)
+    store.discard(a)
+    with pytest.raises(VaultError, match="missing"):
+        store.get(a)
