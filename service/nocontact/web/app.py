@@ -18,6 +18,7 @@ from nocontact.web.deps import Forbidden, LoginRequired, StepUpRequired, render
 from nocontact.web.keyring import Keyring
 from nocontact.web.pages import (
     activity,
+    export,
     home,
     items,
     people,
@@ -29,7 +30,19 @@ from nocontact.web.pages import (
 )
 from nocontact.web.security import SecurityHeaders
 
-PAGES = (auth, home, people, vault, vault_items, items, activity, settings, review, review_item)
+PAGES = (
+    auth,
+    home,
+    people,
+    vault,
+    vault_items,
+    items,
+    activity,
+    settings,
+    review,
+    review_item,
+    export,
+)
 
 
 def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
