@@ -18,8 +18,10 @@ from nocontact.web.deps import Forbidden, LoginRequired, StepUpRequired, render
 from nocontact.web.keyring import Keyring
 from nocontact.web.pages import (
     activity,
+    gobetween,
     home,
     items,
+    orders,
     people,
     review,
     review_item,
@@ -29,7 +31,20 @@ from nocontact.web.pages import (
 )
 from nocontact.web.security import SecurityHeaders
 
-PAGES = (auth, home, people, vault, vault_items, items, activity, settings, review, review_item)
+PAGES = (
+    auth,
+    home,
+    people,
+    vault,
+    vault_items,
+    items,
+    activity,
+    settings,
+    review,
+    review_item,
+    gobetween,
+    orders,
+)
 
 
 def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
