@@ -28,6 +28,7 @@ from nocontact.web.security import check_csrf
 from nocontact.web.senders import new_sender_groups
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
+SUGGESTIONS_SHOWN = 3
 TAGS = ("children", "legal", "threat", "harmless", "urgent", "go-between")
 TAG_WORDS = {
     "go-between": "passed on for someone on the list (counts as contact through others)",
@@ -79,7 +80,8 @@ def review_list(request: Request, cur: ReviewerDep) -> Response:
         items=listed,
         ready=held is not None,
         words=TAG_WORDS,
-        suggestions=suggestions,
+        suggestions=suggestions[:SUGGESTIONS_SHOWN],  # calm: a few at a time, largest first
+        more_suggestions=max(0, len(suggestions) - SUGGESTIONS_SHOWN),
     )
 
 
