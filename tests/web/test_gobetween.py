@@ -195,7 +195,7 @@ def test_a_texting_go_between_is_added_to_an_ally_already_listed(site: Site, noo
         form = {"csrf": csrf_of(page.text), "name": "Morgan", "ally": "", "note": ""}
         clash = client.post(f"/review/items/{held.item_id}/ally", data=form)
         assert "There is already someone called “Morgan” on the list" in clash.text
-        form["ally"] = str(sister.id)
+        form["ally"], form["note"] = str(sister.id), "her new phone"
         added = client.post(f"/review/items/{held.item_id}/ally", data=form)
         assert "on the list now as someone passing messages on (Sister of Morgan)" in added.text
         again = client.post(f"/review/items/{held.item_id}/ally", data=form)
@@ -204,6 +204,9 @@ def test_a_texting_go_between_is_added_to_an_ally_already_listed(site: Site, noo
     nxt = _text(site, "07700 900999", "hello", "sms-2")
     assert (nxt.action, nxt.decision.person_name) == ("quarantine", "Sister of Morgan")
     assert _tags(site, held.item_id) == ["go-between"]
+    with Session(site.rt.engine) as s:
+        listed = next(p for p in list_people(s, site.rt.household_id) if p["name"] == sister.name)
+    assert listed["phones"] == ["+447700900999"] and listed["note"] == "her new phone"
 
 
 def test_only_a_reviewer_with_the_item_unlocked_can_add_its_sender(site: Site, noor: int) -> None:

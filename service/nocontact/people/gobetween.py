@@ -138,6 +138,9 @@ def add_go_between(
         if person is None or person.household_id != household_id or person.relation != "ally":
             raise UsageError("Choose someone who is on the list as passing messages on.")
         _add_identifier(s, household_id, person, sender)
+        if note:
+            person.note = f"{person.note}; {note}" if person.note else note
+            s.add(person)
     else:
         name = " ".join(name.split())[:100] or sender.display_name.strip() or sender.original
         emails, phones = (
