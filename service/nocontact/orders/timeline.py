@@ -93,10 +93,11 @@ def attempts(session: Session, household_id: int, order: ProtectiveOrder) -> lis
         else:
             continue
         violation = contact == "direct" or order.third_party_prohibited
+        at = item.received_at  # SQLite hands back naive datetimes; every stored time is UTC
         out.append(
             Attempt(
                 item.id,
-                item.received_at,
+                at if at.tzinfo else at.replace(tzinfo=UTC),
                 item.channel,
                 item.person_name or "",
                 item.relation or "",

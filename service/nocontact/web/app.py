@@ -19,8 +19,10 @@ from nocontact.web.keyring import Keyring
 from nocontact.web.pages import (
     activity,
     export,
+    gobetween,
     home,
     items,
+    orders,
     people,
     review,
     review_item,
@@ -42,6 +44,8 @@ PAGES = (
     review,
     review_item,
     export,
+    gobetween,
+    orders,
 )
 
 

@@ -39,6 +39,10 @@ WORDS = {
     "list_change": "Someone on your list was changed",
     "list_remove": "Someone was removed from your list",
     "intake": "A message was kept ({channel})",
+    "go_between_added": "{who} added someone passing messages on to your list",
+    "review_sender_viewed": "{who} looked at who sent several held messages",
+    "order_add": "{who} noted a court order",
+    "violations_exported": "{who} downloaded the contact report for a court order",
 }
 
 

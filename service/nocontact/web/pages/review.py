@@ -1,6 +1,7 @@
 """The trusted person's list and the unlocking of their key.
 
-A reviewer cannot delete, export or change the list; they read with their own key, which the
+A reviewer cannot delete, export or change the list (except adding a go-between, in
+``gobetween.py``); they read with their own key, which the
 owner's unlock gave them for items sealed before they were added (``store.rewrap_missing``).
 One item at a time, notes and release are in ``review_item.py``.
 """
@@ -24,10 +25,13 @@ from nocontact.web.deps import ReviewerDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
 from nocontact.web.plain import CHANNEL, when
 from nocontact.web.security import check_csrf
+from nocontact.web.senders import new_sender_groups
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
-TAGS = ("children", "legal", "threat", "harmless", "urgent")
+SUGGESTIONS_SHOWN = 3
+TAGS = ("children", "legal", "threat", "harmless", "urgent", "go-between")
 TAG_WORDS = {
+    "go-between": "passed on for someone on the list (counts as contact through others)",
     "children": "about the children",
     "legal": "matters for legal steps",
     "threat": "a threat",
@@ -63,8 +67,22 @@ def review_list(request: Request, cur: ReviewerDep) -> Response:
         }
         for i in rows
     ]
-    ready = unlocked(request, cur) is not None
-    return render(request, "review_list.html", cur, items=listed, ready=ready, words=TAG_WORDS)
+    held = unlocked(request, cur)
+    suggestions = []
+    if held is not None:  # senders are sealed: grouped only in an unlocked session, in memory
+        with Session(rt.engine) as s:
+            groups = new_sender_groups(s, rt.household_id, held)
+        suggestions = [{"count": len(g.item_ids), "item_id": g.item_ids[0]} for g in groups]
+    return render(
+        request,
+        "review_list.html",
+        cur,
+        items=listed,
+        ready=held is not None,
+        words=TAG_WORDS,
+        suggestions=suggestions[:SUGGESTIONS_SHOWN],  # calm: a few at a time, largest first
+        more_suggestions=max(0, len(suggestions) - SUGGESTIONS_SHOWN),
+    )
 
 
 @router.get("/review/unlock")

@@ -23,6 +23,7 @@ from nocontact.web.access import read_item, unlocked
 from nocontact.web.deps import ReviewerDep, render, rt_of
 from nocontact.web.pages.review import TAG_WORDS, TAGS
 from nocontact.web.plain import CHANNEL, when
+from nocontact.web.reasons import reviewer_context
 from nocontact.web.render import show_email, show_sms
 from nocontact.web.security import check_csrf
 
@@ -38,13 +39,15 @@ def _item_page(
     error: str = "",
     saved: bool = False,
     released: bool = False,
+    notice: str = "",
 ) -> Response:
     it, raw, meta = read_item(request, cur, item_id)
     shown = show_sms(raw, meta) if it.channel == "sms" else show_email(raw)
     rt = rt_of(request)
-    first_look = not (error or saved or released)
+    first_look = not (error or saved or released or notice)
     with transaction(rt.engine) as s:
         note = s.get(ReviewNote, item_id)
+        why = reviewer_context(s, rt.household_id, it, meta)
         if first_look:
             ledger.append(
                 s, rt.household_id, "item_opened", item=item_id, user=cur.user.id, role="reviewer"
@@ -66,6 +69,8 @@ def _item_page(
         error=error,
         saved=saved,
         released=released,
+        notice=notice,
+        **why,
     )
 
 
