@@ -57,6 +57,7 @@ def test_every_route_sends_security_headers(site: Site) -> None:
             path = str(getattr(route, "path", ""))
             path = path.replace("{item_id}", str(held.item_id)).replace("{index}", "0")
             path = path.replace("{name}", "Jordan").replace("{path}", "app.css")
+            path = path.replace("{order_id}", "1")
             paths.add(path)
         assert {"/", "/vault", "/settings", f"/items/{held.item_id}/body"} <= paths
         for path in sorted(paths):
