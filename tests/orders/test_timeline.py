@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -145,3 +149,39 @@ def test_orders_from_the_command_line(rt: Runtime) -> None:
     summary = json.loads(report.stdout)
     assert (summary["direct"], summary["third_party"]) == (4, 2)
     assert (rt.home / "violations.csv").read_text().count("\n") == 7
+
+
+def test_the_evidence_file_carries_violations_csv_and_still_verifies(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    from nocontact.export.bundle import export_bundle
+    from nocontact.export.scope import ExportFilters
+    from nocontact.export.verify import verify
+    from nocontact.users import find_user, unlock
+    from tests.conftest import PASSPHRASE
+
+    ids = script_a_month(rt)
+    with transaction(rt.engine) as s:
+        add_order(
+            s,
+            rt.household_id,
+            court="Family Court",
+            case_number="FC-1",
+            issued=date(2026, 3, 5),
+            expires=date(2026, 3, 25),
+        )
+    with Session(rt.engine) as s:
+        owner = find_user(s, rt.household_id, "owner")
+        assert owner is not None
+        identity = unlock(s, owner, PASSPHRASE)
+    out = tmp_path / "evidence.zip"
+    export_bundle(rt, out, owner.recipient_id, identity, ExportFilters(persons=("Jon",)), "owner")
+    assert verify(out)
+    with zipfile.ZipFile(out) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read("violations.csv").decode())))
+    assert {int(r["item"]) for r in rows} == {
+        ids["day 9 email"],
+        ids["day 10 text"],
+        ids["week three"],
+    }  # only what the file discloses: Jon's items within the order's dates
+    assert {r["case_number"] for r in rows} == {"FC-1"}

@@ -38,11 +38,13 @@ from nocontact.export.report_html import HtmlReport
 from nocontact.export.scope import ExportFilters, item_ids
 from nocontact.export.zipwriter import ZipWriter, fsync_dir
 from nocontact.models import Household
+from nocontact.orders.timeline import bundle_violations
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
 from nocontact.vault.crypto import unseal
 
 log = logging.getLogger(__name__)
+VIOLATIONS = "violations.csv"  # present when a protective order is recorded
 
 Progress = Callable[[int, int], None]
 
@@ -208,6 +210,10 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
     finally:
         pdf.stop()
     z.put(mf.INCIDENTS, incidents.data())
+    with Session(rt.engine) as s:
+        violations = bundle_violations(s, rt.household_id, {p.record.id for p in plan.pending})
+    if violations is not None:
+        z.put(VIOLATIONS, violations.encode())
     z.put(mf.LEDGER, "".join(line.as_json() + "\n" for line in plan.lines).encode())
     z.put(mf.PUBLIC_KEY, public_pem.encode())
     z.put(mf.VERIFY, verify_text().encode())

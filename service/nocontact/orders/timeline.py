@@ -155,3 +155,21 @@ def violations_csv(rows: list[Attempt]) -> str:
             ]
         )
     return buf.getvalue()
+
+
+def bundle_violations(session: Session, household_id: int, item_ids: set[int]) -> str | None:
+    """``violations.csv`` for an evidence file: every recorded order, the attempts since it
+    that are in the file, with the order's court and case number first. None without orders."""
+    orders = list_orders(session, household_id)
+    if not orders:
+        return None
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(("court", "case_number", "order_issued", *CSV_FIELDS))
+    for order in orders:
+        rows = [r for r in attempts(session, household_id, order) if r.item_id in item_ids]
+        body = violations_csv(rows).splitlines()[1:]
+        for line in body:
+            row = next(csv.reader([line]))
+            w.writerow((order.court, order.case_number, order.issued.isoformat(), *row))
+    return buf.getvalue()
