@@ -183,5 +183,6 @@ def test_the_evidence_file_carries_violations_csv_and_still_verifies(
         ids["day 9 email"],
         ids["day 10 text"],
         ids["week three"],
-    }  # only what the file discloses: Jon's items within the order's dates
+        ids["Jon Smith wants you to call"],  # a confirmed go-between, held as about Jon
+    }  # only what the file discloses (Jon's items), within the order's dates
     assert {r["case_number"] for r in rows} == {"FC-1"}
