@@ -94,7 +94,7 @@ def test_internal_failure_answers_451_and_the_retry_is_kept(
         assert (refused.value.smtp_code, refused.value.smtp_error[:5]) == (451, b"4.3.0")
         assert vault_items(front_home, raw) == []
         row = front_status(front_home, want=False, name="intake")
-        assert row.last_error == "a message could not be kept (NotADirectoryError)"
+        assert (row.last_error or "").startswith("a message could not be kept (")
     finally:
         blobs.unlink()
         aside.rename(blobs)
