@@ -36,11 +36,12 @@ from nocontact.export.pdf_worker import PdfWorker
 from nocontact.export.plan import Plan, counts_of, first_pass
 from nocontact.export.report_html import HtmlReport
 from nocontact.export.scope import ExportFilters, item_ids
-from nocontact.export.zipwriter import ZipWriter, fsync_dir
+from nocontact.export.zipwriter import ZipWriter
 from nocontact.models import Household
 from nocontact.orders.timeline import bundle_violations
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
+from nocontact.vault.blobs import fsync_dir
 from nocontact.vault.crypto import unseal
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,8 @@ one original at a time, ``open(…, "w")`` to stream a large report), so memory 
 from __future__ import annotations
 
 import hashlib
-import os
 import zipfile
 from datetime import datetime
-from pathlib import Path
 from typing import IO
 
 
@@ -43,11 +41,3 @@ class ZipWriter:
                 dst.write(chunk)
         self.files[name] = h.hexdigest()
         return self.files[name]
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

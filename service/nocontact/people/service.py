@@ -53,30 +53,69 @@ def add_person(
     given += [("domain", d) for d in domains] + [("alias", a) for a in aliases]
     if not given:
         raise UsageError("give at least one --email, --phone, --domain or --alias")
-    normalised: list[tuple[str, str, str]] = []
-    for kind, value in given:
-        try:
-            normalised.append((kind, value, normalise(kind, value, region=h.default_region)))
-        except InvalidIdentifier as e:
-            raise UsageError(str(e)) from e
+    normalised = _normalise_all(given, h.default_region)
     person = Person(household_id=household_id, name=name, relation=relation, note=note)
     session.add(person)
     session.flush()
     assert person.id is not None
-    for kind, original, norm in normalised:
+    _add_identifiers(session, household_id, person.id, normalised)
+    _bump(session, h)
+    ledger.append(session, household_id, "list_add", person=person.id, relation=relation)
+    session.flush()
+    return person
+
+
+def _normalise_all(given: list[tuple[str, str]], region: str) -> list[tuple[str, str, str]]:
+    """(kind, original, normalised) for each identifier; the first invalid one is the error."""
+    out: list[tuple[str, str, str]] = []
+    for kind, value in given:
+        try:
+            out.append((kind, value, normalise(kind, value, region=region)))
+        except InvalidIdentifier as e:
+            raise UsageError(str(e)) from e
+    return out
+
+
+def _add_identifiers(
+    session: Session, household_id: int, person_id: int, rows: list[tuple[str, str, str]]
+) -> None:
+    for kind, original, norm in rows:
         session.add(
             Identifier(
                 household_id=household_id,
-                person_id=person.id,
+                person_id=person_id,
                 kind=kind,
                 original=original,
                 normalised=norm,
             )
         )
+
+
+def update_person(
+    session: Session,
+    household_id: int,
+    person: Person,
+    *,
+    relation: str,
+    given: list[tuple[str, str]],
+    note: str,
+) -> None:
+    """Change a person in place, so items already kept stay linked to them."""
+    if relation not in RELATIONS:
+        raise UsageError(f"relation must be one of {', '.join(RELATIONS)}")
+    if not given:
+        raise UsageError("give at least one email address, phone number, domain or name")
+    h = _household(session, household_id)
+    assert person.id is not None
+    rows = _normalise_all(given, h.default_region)
+    for old in session.exec(select(Identifier).where(Identifier.person_id == person.id)).all():
+        session.delete(old)
+    _add_identifiers(session, household_id, person.id, rows)
+    person.relation, person.note = relation, note
+    session.add(person)
     _bump(session, h)
-    ledger.append(session, household_id, "list_add", person=person.id, relation=relation)
+    ledger.append(session, household_id, "list_change", person=person.id, relation=relation)
     session.flush()
-    return person
 
 
 def remove_person(session: Session, household_id: int, name: str) -> None:

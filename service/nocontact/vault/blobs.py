@@ -15,7 +15,8 @@ from pathlib import Path
 from nocontact.errors import VaultError
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """A rename or a new entry is durable only once its directory is fsynced."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -48,7 +49,7 @@ class BlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         return address
 
     def _make_dirs(self, leaf: Path) -> None:
@@ -63,7 +64,7 @@ class BlobStore:
             d = d.parent
         for folder in reversed(missing):
             folder.mkdir(mode=0o700, exist_ok=True)
-            _fsync_dir(folder.parent)
+            fsync_dir(folder.parent)
 
     def get(self, address: str) -> bytes:
         try:

@@ -108,7 +108,7 @@ def edit(
     aliases: Text = "",
     note: Text = "",
 ) -> Response:
-    from nocontact.web.people_edit import update_person
+    from nocontact.people.service import update_person
 
     rt = rt_of(request)
     try:
