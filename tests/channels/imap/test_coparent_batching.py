@@ -25,6 +25,7 @@ from tests.channels.imap.conftest import (
     vault_items,
 )
 from tests.servers.dovecot import Dovecot
+from tests.servers.ports import free_port
 
 HOLD = "Co-parent"
 ZONE = "Europe/London"
@@ -139,4 +140,32 @@ def test_held_mail_never_goes_to_the_holding_folder_and_abuser_mail_never_to_the
     assert deliver_due(rt, datetime.now(UTC) + timedelta(days=2)).email == 0
     assert bodies(alice, "INBOX") == [] and bodies(alice, HOLD) == []
     assert bodies(alice, "Held") == [from_jon] and rows(rt) == []
+    rt.engine.dispose()
+
+
+def test_an_unreachable_account_at_the_window_keeps_the_delivery_for_the_next_run(
+    tmp_path: Path, dovecot_clean: Dovecot, alice: imapclient.IMAPClient
+) -> None:
+    rt, at = batching_home(tmp_path, dovecot_clean)
+    raw = message("Sam <sam@example.org>", "dentist", "Dentist on Tuesday.")
+    alice.append("INBOX", raw)
+    started = utcnow()
+    poll_all(Intake(rt))
+    window = next_window(started, [at], ZONE)
+    good = rt.config_path.read_text()
+    rt.engine.dispose()
+    rt.config_path.write_text(
+        good.replace(f"port = {dovecot_clean.imap_port}", f"port = {free_port()}")
+    )
+    rt = Runtime.open(rt.home, rt.config_path)
+    report = deliver_due(rt, window)
+    assert report.email == 0 and len(report.errors) == 1
+    assert "sam" not in report.errors[0].lower() and "dentist" not in report.errors[0].lower()
+    [row] = rows(rt)
+    assert (row.state, row.attempts) == ("pending", 1) and row.last_error
+    rt.engine.dispose()
+    rt.config_path.write_text(good)
+    rt = Runtime.open(rt.home, rt.config_path)
+    assert deliver_due(rt, window + timedelta(minutes=1)).email == 1
+    assert bodies(alice, "INBOX") == [raw] and bodies(alice, HOLD) == []
     rt.engine.dispose()
