@@ -13,8 +13,10 @@ survivor receives anyway; the clear text is never stored.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -40,15 +42,18 @@ def _identity(rt: Runtime) -> tuple[str, str]:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         identity, _ = new_identity()
+        # written whole under a temporary name, then linked into place: a concurrent first
+        # use either wins or reads the complete key of the one that did
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".delivery-")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another thread made it first; use theirs
-        else:
             with os.fdopen(fd, "w") as f:
                 f.write(identity + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
     identity = path.read_text().strip()
     return identity, str(x25519.Identity.from_str(identity).to_public())
 
