@@ -79,8 +79,8 @@ def hold(
     account: str = "",
     payload: bytes = b"",
 ) -> bool:
-    """Make sure a pending delivery exists for the item; False if it was already delivered
-    (the message must then be left where it is)."""
+    """Make sure a pending delivery exists for the item; False if the message must be left
+    where it is (already delivered, or held back in another mail account)."""
     h = rt.config.household
     due = next_window(now, h.coparent_delivery_times, h.timezone)
     try:
@@ -88,7 +88,16 @@ def hold(
             item = s.get(VaultItem, item_id)
             if item is None or item.delivery != "pending":
                 return False
-            if _row(s, rt.household_id, item_id) is None:
+            row = _row(s, rt.household_id, item_id)
+            if row is not None and row.account != account:
+                # the same message in a second mail account: the window looks for it only in
+                # the first one's holding folder, so this copy is left where it is
+                return False
+            if row is not None and row.state == "missing":
+                # it was not found at its window and has turned up again: wait for the next
+                row.state, row.due_at = "pending", due
+                s.add(row)
+            elif row is None:
                 s.add(
                     CoparentDelivery(
                         household_id=rt.household_id,

@@ -169,3 +169,20 @@ def test_an_unreachable_account_at_the_window_keeps_the_delivery_for_the_next_ru
     assert deliver_due(rt, window + timedelta(minutes=1)).email == 1
     assert bodies(alice, "INBOX") == [raw] and bodies(alice, HOLD) == []
     rt.engine.dispose()
+
+
+def test_old_mail_from_a_newly_listed_coparent_is_recorded_but_not_taken_from_the_inbox(
+    tmp_path: Path, dovecot_clean: Dovecot, alice: imapclient.IMAPClient
+) -> None:
+    rt, _ = batching_home(tmp_path, dovecot_clean)
+    old = message("Kim <kim@example.org>", "term dates", "Term dates attached.")
+    alice.append("INBOX", old)
+    poll_all(Intake(rt))  # Kim is not on the list yet: left alone, not kept
+    assert vault_items(rt) == []
+    listed(rt, "Kim", "coparent", emails=["kim@example.org"])
+    [report] = poll_all(Intake(rt))  # the list changed: the folder is swept
+    assert report.recorded == 1 and report.errors == []
+    assert bodies(alice, "INBOX") == [old] and bodies(alice, HOLD) == []
+    [item] = vault_items(rt)
+    assert (item.action, item.delivery) == ("record", "delivered") and rows(rt) == []
+    rt.engine.dispose()

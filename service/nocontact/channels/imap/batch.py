@@ -69,7 +69,8 @@ def run_batch(
             if move:
                 to_remove.append(uid)
             if result.decision.action == "record" and result.item_id is not None:
-                if batching(intake.rt.config):
+                # old mail found by a sweep has been in the folder all along: not held back
+                if batching(intake.rt.config) and not sweep:
                     if hold(
                         intake.rt,
                         result.item_id,
