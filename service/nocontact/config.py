@@ -9,8 +9,10 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -47,6 +49,9 @@ class SecretRef(Strict):
         return None
 
 
+PURGED = {"trash", "junk", "spam", "deleted items"}  # folders providers empty by themselves
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -60,6 +65,28 @@ class HouseholdConfig(Strict):
     name: str = "home"
     default_region: str = Field("GB", min_length=2, max_length=2)  # for phone numbers without +
     timezone: str = "UTC"
+    # Co-parent messages are delivered together at these local times (HH:MM, in ``timezone``);
+    # empty: delivered as they arrive.
+    coparent_delivery_times: list[str] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise ValueError(f"unknown time zone {v!r} (use a name such as Europe/London)") from e
+        return v
+
+    @field_validator("coparent_delivery_times")
+    @classmethod
+    def _times(cls, v: list[str]) -> list[str]:
+        for t in v:
+            try:
+                time.fromisoformat(t)
+            except ValueError as e:
+                raise ValueError(f"{t!r} is not a time of day (HH:MM)") from e
+        return v
 
 
 class WebConfig(Strict):
@@ -111,6 +138,7 @@ class ImapAccount(SecretRef):
     mode: Literal["idle", "poll"] = "idle"
     poll_seconds: int = Field(60, ge=5, le=86400)
     quarantine_folder: str = "Held"
+    coparent_folder: str = "Co-parent"  # co-parent mail waits here for its delivery time
     after_quarantine: Literal["move", "delete"] = "move"
     timeout_seconds: float = Field(30.0, gt=0, le=600)
     ca_file: str | None = None
@@ -119,8 +147,11 @@ class ImapAccount(SecretRef):
     def _checks(self) -> ImapAccount:
         if self.security == "none" and not _is_loopback(self.host):
             raise ValueError("security = 'none' is only allowed for a loopback host")
-        if self.quarantine_folder.strip().lower() in {"trash", "junk", "spam", "deleted items"}:
-            raise ValueError("quarantine_folder must not be Trash, Junk or Spam (they are purged)")
+        for key in ("quarantine_folder", "coparent_folder"):
+            if getattr(self, key).strip().lower() in PURGED:
+                raise ValueError(f"{key} must not be Trash, Junk or Spam (they are purged)")
+        if self.coparent_folder in (self.quarantine_folder, *self.folders):
+            raise ValueError("coparent_folder must be a folder of its own")
         given = [self.password, self.password_env, self.password_file]
         given += [self.oauth2_token_env, self.oauth2_token_file]
         if sum(x is not None for x in given) != 1:

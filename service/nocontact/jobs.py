@@ -10,6 +10,7 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from nocontact.coparent.deliver import delivery_job
 from nocontact.db import transaction
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
@@ -36,6 +37,8 @@ def make_scheduler(rt: Runtime) -> BackgroundScheduler:
         args=[rt],
         id="checkpoint",
     )
+    # every minute: a window missed while the service was down is delivered at the next run
+    sched.add_job(delivery_job, "interval", minutes=1, args=[rt], id="coparent-delivery")
     if rt.config.notify is not None:
         # hourly: each reviewer's own "hourly" or "daily" choice is applied inside the job
         sched.add_job(digest_job, "interval", hours=1, args=[rt], id="reviewer-digest")

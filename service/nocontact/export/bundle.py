@@ -29,6 +29,7 @@ from nocontact.db import transaction
 from nocontact.errors import UsageError, VaultError
 from nocontact.export import manifest as mf
 from nocontact.export.content import readable
+from nocontact.export.coparent_log import COPARENT_LOG, CoparentLog
 from nocontact.export.encrypt import BundleKey, encrypt_file
 from nocontact.export.incidents import IncidentLog
 from nocontact.export.instructions import verify_text
@@ -186,6 +187,7 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
     cover = plan.cover(public_pem)
     records = [p.record for p in plan.pending]
     incidents = IncidentLog()
+    coparent = CoparentLog() if plan.filters.action == "record" else None
     pdf = PdfWorker(cover, records, workdir / f".{os.getpid()}-{id(plan)}.pdf.part")
     try:
         with tempfile.TemporaryFile("w+", encoding="utf-8", dir=workdir) as html_tmp:
@@ -200,6 +202,8 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
                 pdf.item(n, p.record, view)
                 report.item(n, p.record, view)
                 incidents.add(p.record)
+                if coparent is not None:
+                    coparent.add(p.record)
                 if progress is not None:
                     progress(n, len(plan.pending))
             report.finish()
@@ -211,6 +215,8 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
     finally:
         pdf.stop()
     z.put(mf.INCIDENTS, incidents.data())
+    if coparent is not None:
+        z.put(COPARENT_LOG, coparent.data())
     with Session(rt.engine) as s:
         violations = bundle_violations(s, rt.household_id, {p.record.id for p in plan.pending})
     if violations is not None:

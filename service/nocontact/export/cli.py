@@ -76,6 +76,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         since=datetime.combine(args.since, time(), UTC) if args.since else None,
         until=datetime.combine(args.until + timedelta(days=1), time(), UTC) if args.until else None,
         channel=args.channel,
+        action="record" if args.coparent_log else None,
     )
     if filters.since and filters.until and filters.since >= filters.until:
         raise UsageError("--since must be on or before --until")
@@ -142,6 +143,11 @@ def register(sub: Any, add: Callable[..., argparse.ArgumentParser]) -> None:
     sp.add_argument("--since", type=_day, metavar="DATE", help="from this day (UTC), YYYY-MM-DD")
     sp.add_argument("--until", type=_day, metavar="DATE", help="up to and including this day")
     sp.add_argument("--channel", choices=["email", "sms"])
+    sp.add_argument(
+        "--coparent-log",
+        action="store_true",
+        help="only the co-parent's messages, with coparent-log.csv (for a family court)",
+    )
     sp.add_argument(
         "--to",
         action="append",

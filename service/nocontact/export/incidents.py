@@ -29,7 +29,7 @@ COLUMNS = (
 _PHONE = re.compile(r"\+?[0-9 ().-]*")
 
 
-def _safe(value: str) -> str:
+def safe_cell(value: str) -> str:
     """Spreadsheets run a cell starting with = + - @ as a formula (CWE-1236); phone numbers
     such as +447700900123 stay as they are."""
     if value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _PHONE.fullmatch(value):
@@ -52,9 +52,9 @@ class IncidentLog:
                 date,
                 time.rstrip("Z")[:8],
                 rec.channel,
-                _safe(rec.sender),
-                _safe(rec.sender_name),
-                _safe(rec.person),
+                safe_cell(rec.sender),
+                safe_cell(rec.sender_name),
+                safe_cell(rec.person),
                 rec.relation,
                 rec.contact,
                 rec.sha256,

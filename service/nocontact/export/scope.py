@@ -22,14 +22,18 @@ class ExportFilters:
     since: datetime | None = None  # inclusive, aware
     until: datetime | None = None  # exclusive, aware
     channel: str | None = None  # email | sms
+    action: str | None = None  # record: the co-parent log (messages kept and delivered)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        scope: dict[str, Any] = {
             "persons": list(self.persons),
             "since": iso(self.since) if self.since else None,
             "until": iso(self.until) if self.until else None,
             "channel": self.channel,
         }
+        if self.action:
+            scope["action"] = self.action
+        return scope
 
     def describe(self) -> str:
         parts = [f"people: {', '.join(self.persons)}" if self.persons else "everyone"]
@@ -38,12 +42,16 @@ class ExportFilters:
         if self.until:
             parts.append(f"before {iso(self.until)}")
         parts.append(f"{self.channel} only" if self.channel else "email and texts")
+        if self.action == "record":
+            parts.append("co-parent messages only")
         return "; ".join(parts)
 
 
 def item_ids(session: Session, household_id: int, filters: ExportFilters) -> list[int]:
     if filters.channel not in (None, "email", "sms"):
         raise UsageError(f"channel must be email or sms, not {filters.channel!r}")
+    if filters.action not in (None, "quarantine", "record", "review"):
+        raise UsageError(f"action must be quarantine, record or review, not {filters.action!r}")
     q = select(VaultItem.id).where(VaultItem.household_id == household_id)
     if filters.persons:
         known = set(
@@ -73,6 +81,8 @@ def item_ids(session: Session, household_id: int, filters: ExportFilters) -> lis
         q = q.where(VaultItem.received_at < filters.until)
     if filters.channel:
         q = q.where(VaultItem.channel == filters.channel)
+    if filters.action:
+        q = q.where(VaultItem.action == filters.action)
     q = q.order_by(col(VaultItem.received_at), col(VaultItem.id))
     return [i for i in session.exec(q).all() if i is not None]
 

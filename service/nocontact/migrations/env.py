@@ -4,6 +4,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import nocontact.channels.sms.models  # registers the SMS tables
+import nocontact.coparent.models
 import nocontact.models
 import nocontact.orders.models
 import nocontact.web.models  # noqa: F401

@@ -9,9 +9,12 @@ from nocontact.channels.imap import cursors
 from nocontact.channels.imap.client import Connection
 from nocontact.channels.imap.report import AccountReport
 from nocontact.config import ImapAccount
+from nocontact.coparent.holding import hold
+from nocontact.coparent.window import batching
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
 from nocontact.matching import BlockList, Facts, decide, facts_from_email
+from nocontact.models import utcnow
 
 BATCH = 250  # UIDs per fetch command
 PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if kept
@@ -58,17 +61,31 @@ def run_batch(
         _fetch_whole(conn, {u: kept[u] for u in group})
         # else expunged elsewhere between the two fetches: nothing left to take
         results = _seal(intake, f, [(u, kept[u]) for u in group if kept[u].raw is not None])
-        to_remove, records = [], []
+        to_remove, records, to_hold = [], [], []
         for uid, result in results:
             counter, move = _outcome(intake, result)
             if counter is not None:
                 setattr(report, counter, getattr(report, counter) + 1)
             if move:
                 to_remove.append(uid)
-            if result.decision.action == "record":
-                records.append(f.source_key(uid))
+            if result.decision.action == "record" and result.item_id is not None:
+                # old mail found by a sweep has been in the folder all along: not held back
+                if batching(intake.rt.config) and not sweep:
+                    if hold(
+                        intake.rt,
+                        result.item_id,
+                        channel="email",
+                        now=utcnow(),
+                        account=f.account.name,
+                    ):
+                        to_hold.append(uid)
+                else:
+                    records.append(f.source_key(uid))
         if to_remove:  # only now: every message of the group is committed
             _remove(conn, f.account, to_remove)
+        if to_hold:  # co-parent mail waits for its delivery time (coparent.deliver)
+            conn.ensure_folder(f.account.coparent_folder)
+            conn.move(to_hold, f.account.coparent_folder)
         if records:
             with transaction(intake.rt.engine) as s:
                 for key in records:

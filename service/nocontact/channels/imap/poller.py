@@ -14,7 +14,9 @@ Per folder, in UID order and in batches:
 5. Only after the group is committed: ``UID MOVE`` to the quarantine folder (or delete); at
    the end of the batch the cursor moves past it. A crash anywhere before that means the batch
    is looked at again: what is already in the vault is found by source key or SHA-256 and only
-   moved. Co-parent mail stays untouched.
+   moved. Co-parent mail stays in the folder, or, when ``[household]
+   coparent_delivery_times`` is set, waits in the account's ``coparent_folder`` until
+   ``coparent.deliver`` moves it into the INBOX at the delivery time.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from nocontact.channels.sms.deliver import sealed_text
 from nocontact.channels.sms.forward import forward_once
 from nocontact.channels.sms.gateway import InboundText
 from nocontact.channels.sms.media import fetch_media
+from nocontact.coparent.holding import hold
+from nocontact.coparent.window import batching
 from nocontact.errors import ChannelError
 from nocontact.intake import KEPT, InboundMessage, Intake, IntakeResult
 from nocontact.matching import Decision
@@ -73,6 +76,10 @@ def receive(
     result = commit(msg, decision) if commit else intake.process(msg, decision=decision)
     outcome = Outcome(decision.action, result.item_id, result.duplicate)
     if decision.action not in FORWARDED or sms.forward is None:
+        return outcome
+    if decision.action == "record" and batching(rt.config) and result.item_id is not None:
+        # forwarded at the delivery time instead (coparent.deliver); the 2xx waits for this
+        hold(rt, result.item_id, channel="sms", now=utcnow(), payload=sealed_text(rt, text))
         return outcome
     try:
         sent = forward_once(rt, text, result.item_id)
