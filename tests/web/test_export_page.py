@@ -67,3 +67,27 @@ def test_a_reviewer_cannot_export_and_a_post_without_csrf_is_refused(site: Site)
         r = client.post("/export", data={"passphrase": PASSPHRASE})
         assert r.status_code == 403
         assert r.headers.get("content-type", "").startswith("text/html")
+
+
+def test_the_co_parent_log_holds_only_co_parent_messages(site: Site, tmp_path: Path) -> None:
+    from nocontact.db import transaction
+    from nocontact.people.service import add_person
+
+    with transaction(site.rt.engine) as s:
+        add_person(s, site.rt.household_id, "Robin", "coparent", emails=["robin@example.com"])
+    site.hold_email("Robin <robin@example.com>", "pick-up", "Pick-up is at five.")
+    site.hold_email("Jordan <jordan@example.net>", "not in the log", "abuser body 7d7d")
+    with http_login(site) as client:
+        form = client.get("/export")
+        r = client.post(
+            "/export",
+            data={"csrf": csrf_of(form.text), "passphrase": PASSPHRASE, "coparent_log": "1"},
+        )
+    assert r.status_code == 200, r.text[:300]
+    bundle = tmp_path / "coparent.zip"
+    bundle.write_bytes(r.content)
+    assert verify(bundle)
+    with zipfile.ZipFile(bundle) as z:
+        items = [n for n in z.namelist() if n.startswith("items/")]
+        assert items and all(b"robin@example.com" in z.read(n) for n in items)
+        assert "coparent-log.csv" in z.namelist()

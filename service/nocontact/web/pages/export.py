@@ -66,6 +66,7 @@ def export_make(
     since: str = Form(""),
     until: str = Form(""),
     channel: str = Form(""),
+    coparent_log: str = Form(""),
 ) -> Response:
     rt = rt_of(request)
     try:
@@ -74,6 +75,7 @@ def export_make(
             since=_day(since),
             until=_day(until, end=True),
             channel=channel if channel in ("email", "sms") else None,
+            action="record" if coparent_log else None,
         )
     except ValueError:
         return _page(request, cur, "Please give dates like 2026-03-31.", 400)
