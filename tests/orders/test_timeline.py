@@ -186,3 +186,10 @@ def test_the_evidence_file_carries_violations_csv_and_still_verifies(
         ids["Jon Smith wants you to call"],  # a confirmed go-between, held as about Jon
     }  # only what the file discloses (Jon's items), within the order's dates
     assert {r["case_number"] for r in rows} == {"FC-1"}
+    with zipfile.ZipFile(out) as z:
+        from pypdf import PdfReader
+
+        pdf = PdfReader(io.BytesIO(z.read("report.pdf")))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert "Protective orders" in text
+    assert "case FC-1" in text and "3 direct, 1 through others" in text

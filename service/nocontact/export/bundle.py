@@ -39,7 +39,7 @@ from nocontact.export.report_html import HtmlReport
 from nocontact.export.scope import ExportFilters, item_ids
 from nocontact.export.zipwriter import ZipWriter
 from nocontact.models import Household
-from nocontact.orders.timeline import bundle_violations
+from nocontact.orders.timeline import bundle_violations, bundle_violations_text
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
 from nocontact.vault.blobs import fsync_dir
@@ -211,14 +211,18 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
             with open(html_tmp.fileno(), "rb", closefd=False) as raw_html:
                 raw_html.seek(0)
                 z.put_stream(mf.REPORT_HTML, raw_html)
+        disclosed = {p.record.id for p in plan.pending}
+        with Session(rt.engine) as s:
+            violations = bundle_violations(s, rt.household_id, disclosed)
+            if violations is not None:
+                lines = bundle_violations_text(s, rt.household_id, disclosed)
+                pdf.section("Protective orders", lines)
         z.put(mf.REPORT_PDF, pdf.finish())
     finally:
         pdf.stop()
     z.put(mf.INCIDENTS, incidents.data())
     if coparent is not None:
         z.put(COPARENT_LOG, coparent.data())
-    with Session(rt.engine) as s:
-        violations = bundle_violations(s, rt.household_id, {p.record.id for p in plan.pending})
     if violations is not None:
         z.put(VIOLATIONS, violations.encode())
     z.put(mf.LEDGER, "".join(line.as_json() + "\n" for line in plan.lines).encode())

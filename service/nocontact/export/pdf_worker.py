@@ -68,6 +68,10 @@ class PdfWorker:
     def item(self, n: int, rec: ItemRecord, view: Readable) -> None:
         self._put((n, rec, view))
 
+    def section(self, title: str, lines: list[str]) -> None:
+        """A closing section of plain lines (the protective-order timeline)."""
+        self._put(("section", title, lines))
+
     def finish(self) -> bytes:
         self._put(None)
         self._feeder.join(JOIN_SECONDS)
@@ -97,7 +101,10 @@ def _serve(src: IO[bytes], out: Path) -> None:
     pdf = PdfReport(cover)
     pdf.timeline(records)
     while (msg := pickle.load(src)) is not None:  # noqa: S301
-        pdf.item(*msg)
+        if msg[0] == "section":
+            pdf.section(msg[1], msg[2])
+        else:
+            pdf.item(*msg)
     out.write_bytes(pdf.output())
 
 

@@ -181,5 +181,12 @@ class PdfReport:
         for line in notes:
             self.lines(line, 8)
 
+    def section(self, title: str, lines: list[str]) -> None:
+        self._page()
+        self.lines(title, 13, bold=True)
+        self.y += 2
+        for line in lines:
+            self.lines(line, 9)
+
     def output(self) -> bytes:
         return bytes(self.pdf.output())

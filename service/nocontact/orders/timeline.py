@@ -173,3 +173,31 @@ def bundle_violations(session: Session, household_id: int, item_ids: set[int]) -
             row = next(csv.reader([line]))
             w.writerow((order.court, order.case_number, order.issued.isoformat(), *row))
     return buf.getvalue()
+
+
+def bundle_violations_text(session: Session, household_id: int, item_ids: set[int]) -> list[str]:
+    """The same as ``bundle_violations``, as lines for the report's "Protective orders" section."""
+    out: list[str] = []
+    for order in list_orders(session, household_id):
+        rows = [r for r in attempts(session, household_id, order) if r.item_id in item_ids]
+        until = f" until {order.expires.isoformat()}" if order.expires else ""
+        terms = "forbidden" if order.third_party_prohibited else "not forbidden"
+        direct = sum(1 for r in rows if r.contact == "direct")
+        out += [
+            f"{order.court}, case {order.case_number}: made {order.issued.isoformat()}{until}; "
+            f"contact through other people {terms}.",
+            f"In this file: {direct} direct, {len(rows) - direct} through others.",
+        ]
+        out += [
+            f"  week of {w['week_of']}: {w['direct']} direct, {w['third_party']} through others"
+            for w in weekly_counts(rows)
+        ]
+        for r in rows:
+            at = r.received_at.astimezone(UTC)
+            breach = "breach" if r.violation else "not a breach"
+            out.append(
+                f"  {at:%Y-%m-%d %H:%M} UTC, {r.channel}, {r.person} ({r.relation}), "
+                f"{r.contact}, {breach}, item {r.item_id}"
+            )
+        out.append("")
+    return out
