@@ -58,3 +58,19 @@ def test_review_then_add_as_ally_then_the_next_message_is_quarantined(
     assert report.quarantined == 1 and bodies(alice, "INBOX") == []
     newest = vault_items(imap_rt)[-1]
     assert (newest.action, newest.relation) == ("quarantine", "ally")
+
+
+def test_an_allowed_sender_gets_through_but_never_past_an_explicit_block(
+    imap_rt: Runtime, intake: Intake, alice: imapclient.IMAPClient
+) -> None:
+    listed(imap_rt, "Jon", emails=["jon@example.org"], aliases=["Jon Smith"])
+    listed(imap_rt, "Mum", "allow", emails=["mum@example.com"])
+    mentions = message("Mum <mum@example.com>", "news", "Jon Smith rang me again today.")
+    smuggled = message(
+        "Mum <mum@example.com>", "fwd", "From him.", extra="Reply-To: jon@example.org\r\n"
+    )
+    alice.append("INBOX", mentions)
+    alice.append("INBOX", smuggled)
+    [report] = poll_all(intake)
+    assert (report.delivered, report.quarantined) == (1, 1)
+    assert bodies(alice, "INBOX") == [mentions]
