@@ -11,14 +11,26 @@ from typing import Any
 from fastapi import HTTPException, Request
 from sqlmodel import Session
 
+from nocontact import users
 from nocontact.db import transaction
 from nocontact.errors import VaultError
-from nocontact.models import VaultItem, utcnow
+from nocontact.models import User, VaultItem, utcnow
 from nocontact.vault import ledger
 from nocontact.vault.store import open_item
 from nocontact.web.deps import keyring_of, rt_of
 from nocontact.web.keyring import Unlocked
 from nocontact.web.sessions import Current, aware
+
+
+def identity_for(s: Session, cur: Current, passphrase: str) -> tuple[User, str] | None:
+    """The user's age identity for this passphrase, with login throttling; None if refused."""
+    user = s.get(User, cur.user.id)
+    if user is None or not users.check_login(s, user, passphrase):
+        return None
+    try:
+        return user, users.unlock(s, user, passphrase)
+    except VaultError:
+        return None
 
 
 def unlocked(request: Request, cur: Current) -> Unlocked | None:

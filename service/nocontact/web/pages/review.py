@@ -15,12 +15,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import Session, col, select
 from starlette.responses import RedirectResponse, Response
 
-from nocontact import users
 from nocontact.db import transaction
-from nocontact.errors import VaultError
 from nocontact.models import ItemKey, ReviewNote, User, VaultItem, utcnow
 from nocontact.vault import ledger
-from nocontact.web.access import unlocked
+from nocontact.web.access import identity_for, unlocked
 from nocontact.web.deps import ReviewerDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
 from nocontact.web.plain import CHANNEL, when
@@ -93,22 +91,17 @@ def unlock_form(request: Request, cur: ReviewerDep) -> Response:
 @router.post("/review/unlock")
 def unlock(request: Request, cur: ReviewerDep, passphrase: Annotated[str, Form()]) -> Response:
     rt = rt_of(request)
-    identity = None
     with transaction(rt.engine) as s:
-        user = s.get(User, cur.user.id)
-        if user is not None and users.check_login(s, user, passphrase):
-            try:
-                identity = users.unlock(s, user, passphrase)
-            except VaultError:
-                identity = None
-        if identity is not None and user is not None:
+        found = identity_for(s, cur, passphrase)
+        if found is not None:
+            user, identity = found
             keyring_of(request).put(cur.key, user.recipient_id, identity)
             row = s.get(WebSession, cur.row.id)
             assert row is not None
             row.vault_opens_at = utcnow()
             s.add(row)
             ledger.append(s, rt.household_id, "review_unlocked", user=cur.user.id)
-    if identity is None:
+    if found is None:
         return render(
             request,
             "vault_unlock.html",

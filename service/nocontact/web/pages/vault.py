@@ -12,14 +12,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from nocontact import users
 from nocontact.db import transaction
-from nocontact.errors import VaultError
-from nocontact.models import User, utcnow
+from nocontact.models import utcnow
 from nocontact.vault import ledger
 from nocontact.vault.store import rewrap_missing
 from nocontact.web import notify
-from nocontact.web.access import record, unlocked
+from nocontact.web.access import identity_for, record, unlocked
 from nocontact.web.deps import OwnerDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
 from nocontact.web.plain import minutes_until, when
@@ -65,18 +63,12 @@ def unlock_form(request: Request, cur: OwnerDep) -> Response:
 @router.post("/vault/unlock")
 def unlock(request: Request, cur: OwnerDep, passphrase: Annotated[str, Form()]) -> Response:
     rt = rt_of(request)
-    identity = None
     with transaction(rt.engine) as s:
-        user = s.get(User, cur.user.id)
-        if user is not None and users.check_login(s, user, passphrase):
-            try:
-                identity = users.unlock(s, user, passphrase)
-            except VaultError:
-                identity = None
-        if identity is None:
+        found = identity_for(s, cur, passphrase)
+        if found is None:
             ledger.append(s, rt.household_id, "vault_unlock_failed", user=cur.user.id)
         else:
-            assert user is not None
+            user, identity = found
             # a reviewer added since the last unlock gets keys to what was sealed before
             added = rewrap_missing(s, rt.household_id, user.recipient_id, identity)
             cooldown = rt.config.web.vault_cooldown_minutes
@@ -93,7 +85,7 @@ def unlock(request: Request, cur: OwnerDep, passphrase: Annotated[str, Form()]) 
             row.vault_opens_at = utcnow() + timedelta(minutes=cooldown)
             s.add(row)
             keyring_of(request).put(cur.key, user.recipient_id, identity)
-    if identity is None:
+    if found is None:
         return render(
             request,
             "vault_unlock.html",
