@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from nocontact.db import transaction
 from nocontact.errors import UsageError
 from nocontact.models import Person
-from nocontact.people.service import add_person, list_people, remove_person
+from nocontact.people.service import add_person, list_people, remove_person, update_person
 from nocontact.web.deps import OwnerDep, SteppedUpDep, render, rt_of
 from nocontact.web.security import check_csrf
 
@@ -108,8 +108,6 @@ def edit(
     aliases: Text = "",
     note: Text = "",
 ) -> Response:
-    from nocontact.people.service import update_person
-
     rt = rt_of(request)
     try:
         with transaction(rt.engine) as s:
