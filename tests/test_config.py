@@ -90,3 +90,12 @@ def test_example_config_documents_every_key_and_parses() -> None:
     missing -= {"forward"}
     assert not missing, f"config/nocontact.example.toml does not mention: {sorted(missing)}"
     parse_config(text, file=str(EXAMPLE))
+
+
+def test_a_gateway_without_its_signing_key_is_refused_at_load(tmp_path: Path) -> None:
+    cfg = tmp_path / "nocontact.toml"
+    cfg.write_text("[sms.generic]\ntolerance_seconds = 60\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert (e.value.file, e.value.key) == (str(cfg), "sms.generic")
+    assert "signing_key" in e.value.problem

@@ -226,6 +226,19 @@ class SigningKeyConfig(SecretRef):
     signing_key_file: str | None = None
     tolerance_seconds: int = Field(300, ge=1)
 
+    @model_validator(mode="after")
+    def _one_key(self) -> SigningKeyConfig:
+        # checked here, not when the first webhook arrives, so the error names the file
+        if not (self.signing_key or self.signing_key_env or self.signing_key_file):
+            raise ValueError("give signing_key, signing_key_env or signing_key_file")
+        return self
+
+    def key(self) -> str:
+        key = self.secret("signing_key")
+        if not key:
+            raise ConfigError("config", "signing_key", "is empty")
+        return key
+
 
 class ForwardConfig(SecretRef):
     """Where allowed texts go: the survivor's own phone, through an outbound gateway.

@@ -28,7 +28,6 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
-from nocontact.errors import ConfigError
 
 NAME = "android-gateway"
 HEADERS = ("content-type", "user-agent", "x-signature", "x-timestamp")
@@ -86,11 +85,7 @@ def gateway(config: Config) -> Gateway | None:
     cfg = config.sms.android_gateway
     if cfg is None:
         return None
-    key = cfg.secret("signing_key")
-    if not key:
-        raise ConfigError(
-            "config", "sms.android_gateway", "give signing_key, signing_key_env or signing_key_file"
-        )
+    key = cfg.key()
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, cfg.tolerance_seconds, req, now)

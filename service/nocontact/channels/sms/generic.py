@@ -26,7 +26,6 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
-from nocontact.errors import ConfigError
 
 NAME = "generic"
 HEADERS = ("content-type", "user-agent", "x-nocontact-signature", "x-nocontact-timestamp")
@@ -67,11 +66,7 @@ def gateway(config: Config) -> Gateway | None:
     cfg = config.sms.generic
     if cfg is None:
         return None
-    key = cfg.secret("signing_key")
-    if not key:
-        raise ConfigError(
-            "config", "sms.generic", "give signing_key, signing_key_env or signing_key_file"
-        )
+    key = cfg.key()
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, cfg.tolerance_seconds, req, now)

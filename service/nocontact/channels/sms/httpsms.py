@@ -23,7 +23,6 @@ from nocontact.channels.sms.gateway import (
     text_field,
 )
 from nocontact.config import Config
-from nocontact.errors import ConfigError
 
 NAME = "httpsms"
 HEADERS = ("content-type", "user-agent", "authorization", "x-event-type")
@@ -73,11 +72,7 @@ def gateway(config: Config) -> Gateway | None:
     cfg = config.sms.httpsms
     if cfg is None:
         return None
-    key = cfg.secret("signing_key")
-    if not key:
-        raise ConfigError(
-            "config", "sms.httpsms", "give signing_key, signing_key_env or signing_key_file"
-        )
+    key = cfg.key()
 
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, req, now)
