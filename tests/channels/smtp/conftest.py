@@ -5,19 +5,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import imaplib
-import ipaddress
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlmodel import Session, select
 
 from nocontact.channels.smtp.server import start_front
@@ -30,6 +24,7 @@ from tests.channels.smtp.forwarder import Forwarder
 from tests.conftest import make_home
 from tests.servers.dovecot import PASSWORD, Dovecot
 from tests.servers.ports import free_port
+from tests.servers.tls import self_signed
 
 ABUSER = "jordan.reed@example.net"
 COPARENT = "alex.parent@example.com"
@@ -68,39 +63,6 @@ def running_front(rt: Runtime) -> Iterator[int]:
 
 
 MAX_BYTES = 64 * 1024
-
-
-def self_signed(folder: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for localhost, for STARTTLS."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 @pytest.fixture(scope="session")
