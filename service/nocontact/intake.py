@@ -21,21 +21,39 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
 from nocontact.db import read_engine, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
-from nocontact.models import Household, ItemKey, VaultItem, utcnow
+from nocontact.models import Household, ItemKey, Recipient, VaultItem, table, utcnow
 from nocontact.people.service import load_blocklist
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
-from nocontact.vault.store import Sealed, active_recipients, seal_item
+from nocontact.vault.store import Sealed, seal_item
 
 log = logging.getLogger(__name__)
 
 KEPT = ("quarantine", "record", "review")
+
+# The hot reads, built once: constructing a statement costs more than SQLite running it.
+_LIST_VERSION = sa_select(col(Household.list_version)).where(col(Household.id) == bindparam("hid"))
+_EXISTING = (
+    sa_select(col(VaultItem.id))
+    .where(
+        col(VaultItem.household_id) == bindparam("hid"),
+        or_(
+            col(VaultItem.source_key) == bindparam("key"), col(VaultItem.sha256) == bindparam("sha")
+        ),
+    )
+    .limit(1)
+)
+_RECIPIENTS = sa_select(col(Recipient.id), col(Recipient.public_key)).where(
+    col(Recipient.household_id) == bindparam("hid"), col(Recipient.active)
+)
 
 
 @dataclass(frozen=True)
@@ -100,9 +118,8 @@ class Intake:
         hid = household_id or self.rt.household_id
         # Hot path (every webhook and message): check the list version with one Core query
         # (a tenth of an ORM session's cost) and load the list only when it changed.
-        q = sa_select(col(Household.list_version)).where(col(Household.id) == hid)
         with self._reads.connect() as c:
-            version = c.execute(q).scalar()
+            version = c.execute(_LIST_VERSION, {"hid": hid}).scalar()
         with self._lock:
             cached = self._cache.get(hid)
         if cached and version is not None and cached[0] == version:
@@ -138,11 +155,13 @@ class Intake:
         d = decision or self.decide(msg.facts, hid)
         if d.action not in KEPT:
             return IntakeResult(d, sha)
-        with read_session(self.rt.engine) as s:  # one read-only look before any write
-            existing = self._find(s, hid, msg.source_key, sha)
-            recipients = [(r.id, r.public_key) for r in active_recipients(s, hid) if r.id]
-        if existing is not None:
-            return IntakeResult(d, sha, existing, duplicate=True)
+        with self._reads.connect() as c:  # one read-only look before any write
+            existing = c.execute(_EXISTING, {"hid": hid, "key": msg.source_key, "sha": sha})
+            found = existing.scalar()
+            if found is not None:
+                return IntakeResult(d, sha, int(found), duplicate=True)
+            rows = c.execute(_RECIPIENTS, {"hid": hid}).all()
+        recipients = [(rid, str(pub)) for rid, pub in rows if rid is not None]
         meta = {
             "channel": msg.channel,
             "source_key": msg.source_key,
@@ -167,14 +186,14 @@ class Intake:
             twin.append(next((first[k] for k in keys if k in first), None))
             if twin[-1] is None:
                 first.update((k, i) for k in keys)
+        fresh = [p for p, t in zip(batch, twin, strict=True) if t is None]
+        self.rt.blobs.make_durable([p.sealed.blob for p in fresh])
         try:
             with transaction(self.rt.engine) as s:
-                ids = [
-                    None if t is not None else self._insert(s, p)
-                    for p, t in zip(batch, twin, strict=True)
-                ]
+                fresh_ids = iter(self._insert_many(s, fresh))
         except IntegrityError:
             return [self._commit_one(p, None) for p in batch]
+        ids = [None if t is not None else next(fresh_ids) for t in twin]
         results = []
         for p, t, item_id in zip(batch, twin, ids, strict=True):
             if t is not None:
@@ -191,12 +210,13 @@ class Intake:
         self, p: Prepared, in_transaction: Callable[[Session], None] | None
     ) -> IntakeResult:
         hid, msg, d, sha = p.household_id, p.msg, p.decision, p.sha256
+        self.rt.blobs.make_durable([p.sealed.blob])
         try:
             with transaction(self.rt.engine) as s:
                 dup = self._find(s, hid, msg.source_key, sha)
                 if dup is not None:
                     raise _Duplicate(dup)
-                item_id = self._insert(s, p)
+                (item_id,) = self._insert_many(s, [p])
                 if in_transaction is not None:
                     in_transaction(s)
         except (_Duplicate, IntegrityError) as e:
@@ -213,44 +233,70 @@ class Intake:
         return IntakeResult(d, sha, item_id)
 
     @staticmethod
-    def _insert(s: Session, p: Prepared) -> int:
-        """The vault row, its keys and its ledger entry, in the caller's transaction."""
-        msg, d, sealed = p.msg, p.decision, p.sealed
-        item = VaultItem(
-            household_id=p.household_id,
-            channel=msg.channel,
-            source_key=msg.source_key,
-            sha256=p.sha256,
-            size=len(msg.raw),
-            blob=sealed.blob,
-            sealed_meta=sealed.sealed_meta,
-            received_at=msg.received_at,
-            action=d.action,
-            person_id=d.person_id,
-            person_name=d.person_name,
-            relation=d.relation,
-            reasons=json.dumps([r.as_dict() for r in d.reasons]),
-            delivery="pending" if d.action == "record" else "none",
+    def _insert_many(s: Session, batch: Sequence[Prepared]) -> list[int]:
+        """The vault rows, their keys and their ledger entries, in the caller's transaction:
+        one multi-row insert per table and one lock of the ledger head, however many items."""
+        if not batch:
+            return []
+        hid = batch[0].household_id
+        if any(p.household_id != hid for p in batch):
+            return [i for p in batch for i in Intake._insert_many(s, [p])]
+        head = s.exec(
+            select(Household.ledger_seq).where(Household.id == hid).with_for_update()
+        ).one()
+        now = utcnow()
+        rows = [
+            {  # plain rows, not model instances: building those cost more than the insert
+                "household_id": hid,
+                "channel": p.msg.channel,
+                "source_key": p.msg.source_key,
+                "sha256": p.sha256,
+                "size": len(p.msg.raw),
+                "blob": p.sealed.blob,
+                "sealed_meta": p.sealed.sealed_meta,
+                "received_at": p.msg.received_at,
+                "action": p.decision.action,
+                "person_id": p.decision.person_id,
+                "person_name": p.decision.person_name,
+                "relation": p.decision.relation,
+                "reasons": json.dumps([r.as_dict() for r in p.decision.reasons]),
+                "status": "unopened",
+                "delivery": "pending" if p.decision.action == "record" else "none",
+                "ledger_seq": n,  # the entry appended below, in the same order
+                "created_at": now,
+            }
+            for n, p in enumerate(batch, start=head + 1)
+        ]
+        insert_items = sa_insert(table(VaultItem)).returning(
+            col(VaultItem.id), sort_by_parameter_order=True
         )
-        s.add(item)
-        s.flush()
-        assert item.id is not None
-        for rid, wrapped in sealed.keys:
-            s.add(ItemKey(item_id=item.id, recipient_id=rid, wrapped=wrapped))
-        entry = ledger.append(
+        ids = [int(i) for i in s.connection().execute(insert_items, rows).scalars() if i]
+        assert len(ids) == len(rows)
+        keys = [
+            {"item_id": item_id, "recipient_id": rid, "wrapped": wrapped}
+            for item_id, p in zip(ids, batch, strict=True)
+            for rid, wrapped in p.sealed.keys
+        ]
+        s.connection().execute(sa_insert(table(ItemKey)), keys)
+        entries = ledger.append_many(
             s,
-            p.household_id,
+            hid,
             "intake",
-            item=item.id,
-            sha256=p.sha256,
-            channel=msg.channel,
-            action=d.action,
-            person=d.person_id,
-            received_at=ledger.iso(msg.received_at),
+            [
+                {
+                    "item": item_id,
+                    "sha256": p.sha256,
+                    "channel": p.msg.channel,
+                    "action": p.decision.action,
+                    "person": p.decision.person_id,
+                    "received_at": ledger.iso(p.msg.received_at),
+                }
+                for item_id, p in zip(ids, batch, strict=True)
+            ],
         )
-        item.ledger_seq = entry.seq
-        s.add(item)
-        return item.id
+        if [e.seq for e in entries] != [r["ledger_seq"] for r in rows]:
+            raise RuntimeError("the ledger moved while its head was locked")
+        return ids
 
     def _touch(self, in_transaction: Callable[[Session], None] | None) -> None:
         if in_transaction is not None:
@@ -266,12 +312,8 @@ class Intake:
         return s.exec(q).first()
 
     def _existing(self, hid: int, source_key: str, sha: str) -> int | None:
-        q = sa_select(col(VaultItem.id)).where(
-            col(VaultItem.household_id) == hid,
-            or_(col(VaultItem.source_key) == source_key, col(VaultItem.sha256) == sha),
-        )
         with self._reads.connect() as c:
-            found = c.execute(q).scalar()
+            found = c.execute(_EXISTING, {"hid": hid, "key": source_key, "sha": sha}).scalar()
         return None if found is None else int(found)
 
 

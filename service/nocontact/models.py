@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 GENESIS = "0" * 64
@@ -166,3 +166,10 @@ class ImapCursor(SQLModel, table=True):
     last_uid: int = 0
     list_version: int = 0  # the list version the whole folder was last swept for
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+def table(model: type[SQLModel]) -> Table:
+    """A model's table, for Core statements on hot paths (bulk inserts skip the ORM)."""
+    t = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(t, Table)
+    return t

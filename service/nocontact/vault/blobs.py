@@ -1,27 +1,59 @@
 """Content-addressed files, written so a crash never leaves a half file under a real name.
 
-Write to a temporary file in the same directory, fsync it, rename it into place, fsync the
-directory (the rename is only durable once the directory entry is). Files are named by the
-SHA-256 of what is stored (here: sealed bytes), two hex levels of fan-out.
+A blob is first *staged*: written to ``.tmp-<address>`` in its final directory, not yet synced.
+``make_durable`` then, for a whole batch at once, fsyncs every staged file, renames each into
+place and fsyncs every directory involved (a rename, or a new folder, is durable only once its
+directory is). Only after that may anything refer to the blob (the intake commits its row).
+Batching matters: a channel receiving many messages pays for overlapped fsyncs, not one
+file + directory + parent sync per message in a row. Files are named by the SHA-256 of what is
+stored (here: sealed bytes), two hex levels of fan-out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import threading
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from nocontact.errors import VaultError
 
+# fsyncs in flight at once: concurrent fsyncs on one filesystem share its journal commits
+SYNC_WORKERS = 16
+TMP = ".tmp-"
+
 
 def fsync_dir(path: Path) -> None:
     """A rename or a new entry is durable only once its directory is fsynced."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    _fsync(path, os.O_RDONLY | os.O_DIRECTORY)
+
+
+def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
+    fd = os.open(path, flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _each(fn: Callable[[Path], None], paths: Iterable[Path]) -> None:
+    """Run ``fn`` over ``paths`` on a shared pool of fsync threads (kept, not made per call)."""
+    global _pool
+    todo = list(paths)
+    if len(todo) <= 2:
+        for p in todo:
+            fn(p)
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(SYNC_WORKERS, thread_name_prefix="fsync")
+    list(_pool.map(fn, todo))  # list(): re-raise the first error
 
 
 class BlobStore:
@@ -33,38 +65,50 @@ class BlobStore:
             raise VaultError("bad blob address")
         return self.root / address[:2] / address[2:4] / address
 
+    def _staged(self, address: str) -> Path:
+        final = self.path(address)
+        return final.with_name(TMP + address)
+
     def put(self, data: bytes) -> str:
+        """Write one blob durably (stage + make_durable)."""
+        address = self.stage(data)
+        self.make_durable([address])
+        return address
+
+    def stage(self, data: bytes) -> str:
+        """Write the bytes beside their final name, unsynced; ``make_durable`` finishes."""
         address = hashlib.sha256(data).hexdigest()
         final = self.path(address)
         if final.exists() and final.stat().st_size == len(data):
             return address
-        self._make_dirs(final.parent)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-")
+        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for d in (final.parent, final.parent.parent):  # parents=True ignores the mode
+            if d.stat().st_mode & 0o777 != 0o700:
+                d.chmod(0o700)
+        staged = self._staged(address)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with staged.open("wb") as f:
                 f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            staged.unlink(missing_ok=True)
             raise
-        fsync_dir(final.parent)
         return address
 
-    def _make_dirs(self, leaf: Path) -> None:
-        """Create the fan-out folders; a new folder's entry is durable only once its parent
-        directory is fsynced, so each folder created is followed by an fsync of its parent."""
-        if leaf.is_dir():
-            return
-        missing = []
-        d = leaf
-        while not d.is_dir():
-            missing.append(d)
-            d = d.parent
-        for folder in reversed(missing):
-            folder.mkdir(mode=0o700, exist_ok=True)
-            fsync_dir(folder.parent)
+    def make_durable(self, addresses: Collection[str]) -> None:
+        """Sync the staged files, rename them into place, sync their folders up to the root.
+        Safe to repeat; addresses already in place are only re-synced."""
+        staged = [(self._staged(a), self.path(a)) for a in addresses]
+        pending = [(tmp, final) for tmp, final in staged if tmp.exists()]
+        for tmp, final in staged:
+            if not tmp.exists() and not final.exists():
+                raise VaultError(f"blob {final.name[:12]} was never staged")
+        _each(_fsync, [tmp for tmp, _ in pending])
+        for tmp, final in pending:
+            os.replace(tmp, final)
+        folders = {self.root, self.root.parent}  # the store itself may be new
+        for _, final in staged:
+            folders.update((final.parent, final.parent.parent))
+        _each(fsync_dir, sorted(folders))
 
     def get(self, address: str) -> bytes:
         try:
@@ -76,5 +120,6 @@ class BlobStore:
         return data
 
     def discard(self, address: str) -> None:
-        """Remove a blob nothing refers to (a sealing that lost a race)."""
+        """Remove a blob nothing refers to (a sealing that lost a race), staged or in place."""
+        self._staged(address).unlink(missing_ok=True)
         self.path(address).unlink(missing_ok=True)

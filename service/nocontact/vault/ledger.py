@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
 from sqlmodel import Session, col, select
 
 from nocontact.errors import LedgerError
-from nocontact.models import GENESIS, Checkpoint, Household, LedgerEntry, utcnow
+from nocontact.models import GENESIS, Checkpoint, Household, LedgerEntry, table, utcnow
 from nocontact.vault.signing import Signer, verify_signature
 
 
@@ -38,24 +39,44 @@ def iso(ts: datetime) -> str:
 
 def append(session: Session, household_id: int, kind: str, **fields: Any) -> LedgerEntry:
     """Add one entry in the caller's transaction; the caller commits."""
-    h = session.exec(select(Household).where(Household.id == household_id).with_for_update()).one()
-    seq = h.ledger_seq + 1
+    return append_many(session, household_id, kind, [fields])[0]
+
+
+def append_many(
+    session: Session, household_id: int, kind: str, entries: Sequence[dict[str, Any]]
+) -> list[LedgerEntry]:
+    """Add entries in order in the caller's transaction, locking the head once for all of them
+    (a group commit of many messages takes one lock and one multi-row insert)."""
+    q = select(Household).where(Household.id == household_id).with_for_update()
+    h = session.exec(q.execution_options(populate_existing=True)).one()
     now = utcnow()
-    body = canonical_json({"seq": seq, "kind": kind, "at": iso(now), **fields})
-    entry = LedgerEntry(
-        household_id=household_id,
-        seq=seq,
-        kind=kind,
-        body=body.decode(),
-        prev_hash=h.ledger_head,
-        hash=chain_hash(h.ledger_head, body),
-        created_at=now,
-    )
-    h.ledger_seq, h.ledger_head = seq, entry.hash
-    session.add(h)
-    session.add(entry)
-    session.flush()
-    return entry
+    at = iso(now)
+    seq, head = h.ledger_seq, h.ledger_head
+    made: list[LedgerEntry] = []
+    rows: list[dict[str, Any]] = []
+    for fields in entries:
+        seq += 1
+        body = canonical_json({"seq": seq, "kind": kind, "at": at, **fields})
+        digest = chain_hash(head, body)
+        row = {
+            "household_id": household_id,
+            "seq": seq,
+            "kind": kind,
+            "body": body.decode(),
+            "prev_hash": head,
+            "hash": digest,
+            "created_at": now,
+        }
+        rows.append(row)
+        made.append(LedgerEntry.model_construct(**row))  # type: ignore[arg-type]  # trusted
+        head = digest
+    if made:
+        # one executemany on the table, past the ORM's per-object bookkeeping
+        session.connection().execute(sa_insert(table(LedgerEntry)), rows)
+        h.ledger_seq, h.ledger_head = seq, head
+        session.add(h)
+        session.flush()
+    return made
 
 
 @dataclass(frozen=True)

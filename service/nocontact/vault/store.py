@@ -29,11 +29,12 @@ def active_recipients(session: Session, household_id: int) -> list[Recipient]:
 def seal_item(
     blobs: BlobStore, raw: bytes, meta: dict[str, Any], recipients: list[tuple[int, str]]
 ) -> Sealed:
-    """Encrypt and durably write the original; nothing here can read it back."""
+    """Encrypt the original and stage it in the blob store; nothing here can read it back.
+    The caller makes the blob durable (``BlobStore.make_durable``) before anything refers to it."""
     if not recipients:
         raise VaultError("the vault has no keys to seal to; run `nocontact init`")
     identity, public = new_identity()
-    blob = blobs.put(seal(raw, [public]))
+    blob = blobs.stage(seal(raw, [public]))
     sealed_meta = seal(json.dumps(meta, ensure_ascii=False).encode(), [public])
     keys = tuple((rid, seal(identity.encode(), [pub])) for rid, pub in recipients)
     return Sealed(blob, sealed_meta, keys)
