@@ -10,6 +10,7 @@ scale path; the same code runs on both.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -18,7 +19,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -92,6 +93,34 @@ def read_engine(engine: Engine) -> Engine:
 def read_session(engine: Engine) -> Session:
     """A session for reads only (see ``read_engine``). Never write in it."""
     return Session(read_engine(engine))
+
+
+class HotReads:
+    """Small reads made for every message (the list version, a dedupe look-up, the keys to seal
+    to), without a pool checkout and a transaction each: SQLAlchemy's connection cycle costs 20x
+    the query. On SQLite each thread keeps its own read-only connection in autocommit mode, so
+    every SELECT is its own snapshot of the newest commit (WAL readers never block the writer).
+    Elsewhere the statements go through the engine's pool. SQL here uses ``:name`` parameters,
+    which both sqlite3 and SQLAlchemy's ``text`` accept."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        url = engine.url
+        sqlite = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        self._sqlite_path = url.database if sqlite else None
+        self._local = threading.local()
+
+    def rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        if self._sqlite_path is None:
+            with read_engine(self.engine).connect() as c:
+                return [tuple(r) for r in c.execute(text(sql), params).all()]
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = Path(self._sqlite_path).resolve().as_uri() + "?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.isolation_level = None  # autocommit: no transaction held between reads
+            self._local.conn = conn
+        return conn.execute(sql, params).fetchall()
 
 
 def migrate(engine: Engine) -> None:

@@ -21,15 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
 from sqlalchemy import insert as sa_insert
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from nocontact.db import read_engine, read_session, transaction
+from nocontact.db import HotReads, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
-from nocontact.models import Household, ItemKey, Recipient, VaultItem, table, utcnow
+from nocontact.models import Household, ItemKey, VaultItem, table, utcnow
 from nocontact.people.service import load_blocklist
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
@@ -39,21 +37,13 @@ log = logging.getLogger(__name__)
 
 KEPT = ("quarantine", "record", "review")
 
-# The hot reads, built once: constructing a statement costs more than SQLite running it.
-_LIST_VERSION = sa_select(col(Household.list_version)).where(col(Household.id) == bindparam("hid"))
+# The reads made for every message (see ``HotReads``); ids and keys only.
+_LIST_VERSION = "SELECT list_version FROM household WHERE id = :hid"
 _EXISTING = (
-    sa_select(col(VaultItem.id))
-    .where(
-        col(VaultItem.household_id) == bindparam("hid"),
-        or_(
-            col(VaultItem.source_key) == bindparam("key"), col(VaultItem.sha256) == bindparam("sha")
-        ),
-    )
-    .limit(1)
+    "SELECT id FROM vaultitem WHERE household_id = :hid AND (source_key = :key OR sha256 = :sha)"
+    " LIMIT 1"
 )
-_RECIPIENTS = sa_select(col(Recipient.id), col(Recipient.public_key)).where(
-    col(Recipient.household_id) == bindparam("hid"), col(Recipient.active)
-)
+_RECIPIENTS = "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active"
 
 
 @dataclass(frozen=True)
@@ -100,7 +90,7 @@ class Intake:
         self.rt = rt
         self._lock = threading.Lock()
         self._cache: dict[int, tuple[int, BlockList]] = {}
-        self._reads = read_engine(rt.engine)
+        self._reads = HotReads(rt.engine)
 
     def blocklist(self, session: Session, household_id: int) -> BlockList:
         h = session.get(Household, household_id)
@@ -118,8 +108,8 @@ class Intake:
         hid = household_id or self.rt.household_id
         # Hot path (every webhook and message): check the list version with one Core query
         # (a tenth of an ORM session's cost) and load the list only when it changed.
-        with self._reads.connect() as c:
-            version = c.execute(_LIST_VERSION, {"hid": hid}).scalar()
+        found = self._reads.rows(_LIST_VERSION, {"hid": hid})
+        version = found[0][0] if found else None
         with self._lock:
             cached = self._cache.get(hid)
         if cached and version is not None and cached[0] == version:
@@ -155,13 +145,10 @@ class Intake:
         d = decision or self.decide(msg.facts, hid)
         if d.action not in KEPT:
             return IntakeResult(d, sha)
-        with self._reads.connect() as c:  # one read-only look before any write
-            existing = c.execute(_EXISTING, {"hid": hid, "key": msg.source_key, "sha": sha})
-            found = existing.scalar()
-            if found is not None:
-                return IntakeResult(d, sha, int(found), duplicate=True)
-            rows = c.execute(_RECIPIENTS, {"hid": hid}).all()
-        recipients = [(rid, str(pub)) for rid, pub in rows if rid is not None]
+        existing = self._existing(hid, msg.source_key, sha)  # read-only looks before any write
+        if existing is not None:
+            return IntakeResult(d, sha, existing, duplicate=True)
+        recipients = [(int(r), str(pub)) for r, pub in self._reads.rows(_RECIPIENTS, {"hid": hid})]
         meta = {
             "channel": msg.channel,
             "source_key": msg.source_key,
@@ -312,9 +299,8 @@ class Intake:
         return s.exec(q).first()
 
     def _existing(self, hid: int, source_key: str, sha: str) -> int | None:
-        with self._reads.connect() as c:
-            found = c.execute(_EXISTING, {"hid": hid, "key": source_key, "sha": sha}).scalar()
-        return None if found is None else int(found)
+        found = self._reads.rows(_EXISTING, {"hid": hid, "key": source_key, "sha": sha})
+        return int(found[0][0]) if found else None
 
 
 class _Duplicate(Exception):

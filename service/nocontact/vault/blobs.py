@@ -59,6 +59,9 @@ def _each(fn: Callable[[Path], None], paths: Iterable[Path]) -> None:
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
+        # folders this process created whose entries in their parent are not yet synced
+        self._fresh: set[Path] = set()
+        self._lock = threading.Lock()
 
     def path(self, address: str) -> Path:
         if len(address) != 64 or not all(c in "0123456789abcdef" for c in address):
@@ -81,10 +84,8 @@ class BlobStore:
         final = self.path(address)
         if final.exists() and final.stat().st_size == len(data):
             return address
-        final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        for d in (final.parent, final.parent.parent):  # parents=True ignores the mode
-            if d.stat().st_mode & 0o777 != 0o700:
-                d.chmod(0o700)
+        if not final.parent.is_dir():
+            self._make_dirs(final.parent)
         staged = self._staged(address)
         try:
             with staged.open("wb") as f:
@@ -94,9 +95,20 @@ class BlobStore:
             raise
         return address
 
+    def _make_dirs(self, leaf: Path) -> None:
+        missing = []
+        d = leaf
+        while not d.is_dir():
+            missing.append(d)
+            d = d.parent
+        for folder in reversed(missing):
+            folder.mkdir(mode=0o700, exist_ok=True)
+            with self._lock:
+                self._fresh.add(folder)
+
     def make_durable(self, addresses: Collection[str]) -> None:
-        """Sync the staged files, rename them into place, sync their folders up to the root.
-        Safe to repeat; addresses already in place are only re-synced."""
+        """Sync the staged files, rename them into place, then sync each folder that got a
+        new entry: the blob's own, and the parent of any folder made for it. Safe to repeat."""
         staged = [(self._staged(a), self.path(a)) for a in addresses]
         pending = [(tmp, final) for tmp, final in staged if tmp.exists()]
         for tmp, final in staged:
@@ -105,10 +117,13 @@ class BlobStore:
         _each(_fsync, [tmp for tmp, _ in pending])
         for tmp, final in pending:
             os.replace(tmp, final)
-        folders = {self.root, self.root.parent}  # the store itself may be new
-        for _, final in staged:
-            folders.update((final.parent, final.parent.parent))
-        _each(fsync_dir, sorted(folders))
+        folders = {final.parent for _, final in staged}
+        above = folders | {f.parent for f in folders} | {self.root}
+        with self._lock:
+            fresh = above & self._fresh
+        _each(fsync_dir, sorted(folders | {d.parent for d in fresh}))
+        with self._lock:  # only now: a batch racing this one syncs them too until then
+            self._fresh -= fresh
 
     def get(self, address: str) -> bytes:
         try:
