@@ -265,3 +265,10 @@ def test_webhook_answers_carry_the_security_headers(sms_env: SmsEnv) -> None:
         assert r.headers["cache-control"] == "no-store"
         assert r.headers["x-frame-options"] == "DENY"
         assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_an_unreadable_body_is_refused_not_a_server_error(sms_env: SmsEnv) -> None:
+    """Not UTF-8: there is no form to check the signature over, so nothing proves the sender."""
+    headers = signers.twilio(TWILIO_TOKEN, sms_env.url("twilio"), params("SM1300", ABUSER))
+    assert sms_env.post("twilio", b"From=\xff\xfe&Body=x", headers).status_code == 403
+    assert sms_env.items() == []

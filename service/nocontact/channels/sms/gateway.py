@@ -17,6 +17,8 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import parse_qsl
 
 from nocontact.errors import ChannelError
 
@@ -45,6 +47,15 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @cached_property
+    def form(self) -> list[tuple[str, str]]:
+        """The body as an HTML form, parsed once for both ``verify`` and ``parse``."""
+        try:
+            text = self.body.decode("utf-8")
+            return parse_qsl(text, keep_blank_values=True, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Malformed("unreadable form body") from e
 
 
 @dataclass(frozen=True)
