@@ -68,6 +68,8 @@ class InboundText:
     claimed_at: str | None = None  # the provider's or phone's time, as it said it
     media: tuple[str, ...] = ()
     media_auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth, Twilio
+    # what the provider said about media it did not send (capcom6 MMS: size, content class)
+    media_reported: Mapping[str, object] | None = None
 
     @property
     def source_key(self) -> str:
