@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
-from nocontact.channels.sms.router import sms_router
+from nocontact.channels.sms.router import SmsWebhooks, gateways_for
 from nocontact.intake import Intake
 from nocontact.runtime import Runtime
 from nocontact.web import auth
@@ -53,8 +53,11 @@ def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
     app = FastAPI(title="No Contact", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.rt = rt
     app.state.intake = intake or Intake(rt)
-    app.include_router(sms_router(rt, app.state.intake))
     app.state.keyring = Keyring()
+    # Webhooks are answered in front of the pages (no sessions, CSRF or page routing); added
+    # before ``add_pages`` so its SecurityHeaders, added last, is the outer layer for both.
+    gateways = gateways_for(rt)  # a bad [sms.*] section fails here, not at the first request
+    app.add_middleware(SmsWebhooks, rt=rt, intake=app.state.intake, gateways=gateways)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -10,6 +10,18 @@ from collections.abc import Callable
 from tests.channels.sms import signers
 from tests.channels.sms.conftest import ABUSER, SMSGATE_KEY, STRANGER, SURVIVOR, SmsEnv
 from tests.channels.sms.fakes import FakeApi
+from tests.channels.sms.test_evidence import open_as_owner
+
+
+def gateway_forward(api: FakeApi) -> str:
+    return f"""
+[sms.forward]
+via = "android_gateway"
+to = "{SURVIVOR}"
+api_url = "{api.url}/3rdparty/v1"
+username = "gate-user"
+password = "gate-pass"
+"""
 
 
 def event(
@@ -76,15 +88,7 @@ def test_expired_timestamp_and_wrong_key_are_refused(sms_env: SmsEnv) -> None:
 def test_allowed_text_is_forwarded_through_the_android_gateway_send_api(
     sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
 ) -> None:
-    forward = f"""
-[sms.forward]
-via = "android_gateway"
-to = "{SURVIVOR}"
-api_url = "{fake_api.url}/3rdparty/v1"
-username = "gate-user"
-password = "gate-pass"
-"""
-    env = sms_env_factory(forward=forward)
+    env = sms_env_factory(forward=gateway_forward(fake_api))
     assert post(env, event(STRANGER, "see you at 3")).status_code == 200
     assert post(env, event(ABUSER, "held")).status_code == 200
     [sent] = fake_api.posts()
@@ -100,3 +104,60 @@ def test_signed_but_malformed_payload_gets_400(sms_env: SmsEnv) -> None:
     bad = json.dumps({"event": "sms:received", "payload": {"message": "no sender"}}).encode()
     assert post(sms_env, bad).status_code == 400
     assert sms_env.items() == []
+
+
+def mms(sender: str, transaction: str, subject: str | None = "Photo attachment") -> bytes:
+    """The ``mms:received`` payload as the project's "MMS Support" page shows it."""
+    doc = {
+        "deviceId": "dev-1",
+        "event": "mms:received",
+        "id": "Ey6ECgOkVVFjz3CL48B8C",
+        "payload": {
+            "messageId": "mms_12345abcde",
+            "sender": sender,
+            "recipient": SURVIVOR,
+            "simNumber": 1,
+            "transactionId": transaction,
+            "subject": subject,
+            "size": 125684,
+            "contentClass": "IMAGE_BASIC",
+            "receivedAt": "2026-11-26T06:00:00.000+01:00",
+        },
+        "webhookId": "hook-1",
+    }
+    return json.dumps(doc).encode()
+
+
+def test_mms_from_a_listed_number_is_kept_with_what_was_said_about_its_media(
+    sms_env: SmsEnv,
+) -> None:
+    body = mms(ABUSER, "T1")
+    assert post(sms_env, body).status_code == 200
+    assert post(sms_env, body, int(time.time()) + 1).status_code == 200  # redelivered
+    assert post(sms_env, mms(ABUSER, "T2", subject=None)).status_code == 200  # another MMS
+    first, second = sms_env.items()
+    assert first.action == second.action == "quarantine"
+    assert first.source_key.startswith("sms:android-gateway:mms-")
+    raw, meta = open_as_owner(sms_env, first)
+    assert json.loads(raw)["body"].encode() == body
+    assert meta["media_reported"] == {
+        "messageId": "mms_12345abcde",
+        "transactionId": "T1",
+        "size": 125684,
+        "contentClass": "IMAGE_BASIC",
+        "simNumber": 1,
+    }
+    assert meta["provider_claimed_at"] == "2026-11-26T06:00:00.000+01:00"
+    assert meta["to"] == SURVIVOR
+
+
+def test_allowed_mms_is_forwarded_saying_its_pictures_stayed_on_the_phone(
+    sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
+) -> None:
+    env = sms_env_factory(forward=gateway_forward(fake_api))
+    assert post(env, mms(STRANGER, "T3", subject="party")).status_code == 200
+    assert env.items() == []  # allowed: delivered, not kept
+    [sent] = fake_api.posts()
+    message = json.loads(sent.body)["message"]
+    assert message.startswith(f"From {STRANGER}: party\n")
+    assert "MMS" in message and "stayed on the gateway phone" in message

@@ -239,3 +239,36 @@ def test_text_mentioning_a_listed_number_is_held_for_review_and_not_forwarded(
     [item] = env.items()
     assert item.action == "review"
     assert fake_api.posts() == []
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_reading(sms_env: SmsEnv) -> None:
+    """No Content-Length to refuse up front: the limit holds as the chunks arrive."""
+    p = params("SM1150", ABUSER, "x" * 300_000)
+    headers = signers.twilio(TWILIO_TOKEN, sms_env.url("twilio"), p)
+    body = signers.twilio_body(p)
+    chunks = iter([body[i : i + 65_536] for i in range(0, len(body), 65_536)])
+    r = sms_env.client.post(f"{sms_env.base}/webhooks/sms/twilio", content=chunks, headers=headers)
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413
+    assert sms_env.items() == []
+
+
+def test_webhook_answers_carry_the_security_headers(sms_env: SmsEnv) -> None:
+    accepted = send(sms_env, params("SM1200", ABUSER))
+    refused = send(sms_env, params("SM1201", ABUSER), token="not-the-token")
+    too_large = send(sms_env, params("SM1202", ABUSER, "x" * 300_000))
+    not_found = sms_env.post("nexmo", b"{}", {})
+    answers = (accepted, refused, too_large, not_found)
+    assert [r.status_code for r in answers] == [200, 403, 413, 404]
+    for r in answers:
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert r.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_an_unreadable_body_is_refused_not_a_server_error(sms_env: SmsEnv) -> None:
+    """Not UTF-8: there is no form to check the signature over, so nothing proves the sender."""
+    headers = signers.twilio(TWILIO_TOKEN, sms_env.url("twilio"), params("SM1300", ABUSER))
+    assert sms_env.post("twilio", b"From=\xff\xfe&Body=x", headers).status_code == 403
+    assert sms_env.items() == []

@@ -7,6 +7,12 @@ HMAC-SHA256, keyed with the signing key set in the app, of the raw body followed
 The payload's ``messageId`` is derived from the content and is not unique (the project's docs
 say not to rely on it), so texts are deduplicated on a hash of device, sender, text and
 ``receivedAt`` instead: a retry of the same text hashes the same, a different text does not.
+
+``mms:received`` (the project's "MMS Support" page) carries metadata only: sender, recipient,
+``transactionId``, ``subject``, ``size``, ``contentClass``, ``receivedAt``; the pictures stay on
+the phone. It is kept like a text (the subject as its text, so a mention is still found), with
+what was said about the media recorded, and deduplicated on a hash that includes the MMS
+transaction id.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from nocontact.config import Config
 NAME = "android-gateway"
 HEADERS = ("content-type", "user-agent", "x-signature", "x-timestamp")
 TEXT_EVENTS = {"sms:received"}
+MMS_EVENT = "mms:received"
+MMS_REPORTED = ("messageId", "transactionId", "size", "contentClass", "simNumber")
 
 
 def signature(key: str, body: bytes, timestamp: str) -> str:
@@ -55,6 +63,8 @@ def dedupe_id(device: str, sender: str, text: str, received_at: str) -> str:
 
 def parse(req: WebhookRequest) -> InboundText | None:
     doc = json_object(req.body)
+    if doc.get("event") == MMS_EVENT:
+        return _mms(doc)
     if doc.get("event") not in TEXT_EVENTS:
         return None
     p = obj(doc, "payload")
@@ -78,6 +88,31 @@ def parse(req: WebhookRequest) -> InboundText | None:
         to=recipient if isinstance(recipient, str) else "",
         text=text,
         claimed_at=received_at,
+    )
+
+
+def _mms(doc: dict[str, object]) -> InboundText:
+    p = obj(doc, "payload")
+    sender = text_field(p, "sender")
+    received_at = text_field(p, "receivedAt")
+    subject = text_field(p, "subject", required=False)  # null when the MMS has none
+    transaction = p.get("transactionId")
+    device = doc.get("deviceId")
+    recipient = p.get("recipient")
+    key = dedupe_id(
+        device if isinstance(device, str) else "",
+        sender,
+        f"mms:{transaction if isinstance(transaction, str) else ''}:{subject}",
+        received_at,
+    )
+    return InboundText(
+        provider=NAME,
+        message_id="mms-" + key,
+        sender=sender,
+        to=recipient if isinstance(recipient, str) else "",
+        text=subject,
+        claimed_at=received_at,
+        media_reported={k: p[k] for k in MMS_REPORTED if p.get(k) is not None},
     )
 
 

@@ -36,6 +36,8 @@ def message_for(text: InboundText) -> str:
     body = f"From {text.sender}: {text.text}"
     if text.media:
         body += f"\n[{len(text.media)} picture(s) kept with the text]"
+    elif text.media_reported:
+        body += "\n[a picture message (MMS): its pictures stayed on the gateway phone]"
     return body
 
 

@@ -17,6 +17,8 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from urllib.parse import parse_qsl
 
 from nocontact.errors import ChannelError
 
@@ -46,6 +48,15 @@ class WebhookRequest:
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
+    @cached_property
+    def form(self) -> list[tuple[str, str]]:
+        """The body as an HTML form, parsed once for both ``verify`` and ``parse``."""
+        try:
+            text = self.body.decode("utf-8")
+            return parse_qsl(text, keep_blank_values=True, strict_parsing=False)
+        except (UnicodeDecodeError, ValueError) as e:
+            raise Malformed("unreadable form body") from e
+
 
 @dataclass(frozen=True)
 class InboundText:
@@ -57,6 +68,8 @@ class InboundText:
     claimed_at: str | None = None  # the provider's or phone's time, as it said it
     media: tuple[str, ...] = ()
     media_auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth, Twilio
+    # what the provider said about media it did not send (capcom6 MMS: size, content class)
+    media_reported: Mapping[str, object] | None = None
 
     @property
     def source_key(self) -> str:

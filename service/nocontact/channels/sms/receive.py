@@ -62,6 +62,8 @@ def receive(
         "provider_claimed_at": text.claimed_at,  # kept apart from our own receipt time
         "media_urls": list(text.media),
     }
+    if text.media_reported:
+        meta["media_reported"] = dict(text.media_reported)
     sms = rt.config.sms
     if decision.action in KEPT and text.media and sms.fetch_media:
         meta["media"] = fetch_media(text, sms.max_media_bytes)

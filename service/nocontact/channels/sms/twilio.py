@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from nocontact.channels.sms.gateway import (
     Gateway,
@@ -31,13 +31,6 @@ from nocontact.errors import ConfigError
 NAME = "twilio"
 HEADERS = ("content-type", "user-agent", "x-twilio-signature", "i-twilio-idempotency-token")
 MAX_MEDIA = 10  # Twilio sends at most 10 media per message
-
-
-def _form(req: WebhookRequest) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(req.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise Malformed("unreadable form body") from e
 
 
 def signature(token: str, url: str, params: list[tuple[str, str]]) -> str:
@@ -56,14 +49,17 @@ def verify_with(token: str, req: WebhookRequest) -> None:
             raise Refused("body hash does not match")
         params: list[tuple[str, str]] = []
     else:
-        params = _form(req)
+        try:
+            params = req.form
+        except Malformed as e:  # nothing readable to check the signature over
+            raise Refused("unreadable form body") from e
     if not same(given, signature(token, req.url, params)):
         raise Refused("bad signature")
 
 
 def parse_with(token: str, req: WebhookRequest) -> InboundText:
     form: dict[str, str] = {}
-    for k, v in _form(req):
+    for k, v in req.form:
         form.setdefault(k, v)
     sid = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From")
