@@ -228,9 +228,8 @@ class Intake:
         hid = batch[0].household_id
         if any(p.household_id != hid for p in batch):
             return [i for p in batch for i in Intake._insert_many(s, [p])]
-        head = s.exec(
-            select(Household.ledger_seq).where(Household.id == hid).with_for_update()
-        ).one()
+        locked = ledger.lock_head(s, hid)
+        head = locked[0]
         now = utcnow()
         rows = [
             {  # plain rows, not model instances: building those cost more than the insert
@@ -269,7 +268,8 @@ class Intake:
             s,
             hid,
             "intake",
-            [
+            locked=locked,
+            entries=[
                 {
                     "item": item_id,
                     "sha256": p.sha256,

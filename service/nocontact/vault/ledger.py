@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, col, select
 
 from nocontact.errors import LedgerError
@@ -37,21 +40,44 @@ def iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
+_HOUSEHOLD = table(Household)
+_LOCK_HEAD = (
+    sa_select(_HOUSEHOLD.c.ledger_seq, _HOUSEHOLD.c.ledger_head)
+    .where(_HOUSEHOLD.c.id == bindparam("hid"))
+    .with_for_update()
+)
+_MOVE_HEAD = (
+    sa_update(_HOUSEHOLD)
+    .where(_HOUSEHOLD.c.id == bindparam("hid"))
+    .values(ledger_seq=bindparam("new_seq"), ledger_head=bindparam("new_head"))
+)
+
+
+def lock_head(session: Session, household_id: int) -> tuple[int, str]:
+    """Lock the household's ledger head until the caller's transaction ends: (length, head)."""
+    session.flush()  # the ORM's pending changes first: the head is read and moved in Core
+    row = session.connection().execute(_LOCK_HEAD, {"hid": household_id}).one()
+    return int(row[0]), str(row[1])
+
+
 def append(session: Session, household_id: int, kind: str, **fields: Any) -> LedgerEntry:
     """Add one entry in the caller's transaction; the caller commits."""
     return append_many(session, household_id, kind, [fields])[0]
 
 
 def append_many(
-    session: Session, household_id: int, kind: str, entries: Sequence[dict[str, Any]]
+    session: Session,
+    household_id: int,
+    kind: str,
+    entries: Sequence[dict[str, Any]],
+    locked: tuple[int, str] | None = None,
 ) -> list[LedgerEntry]:
     """Add entries in order in the caller's transaction, locking the head once for all of them
-    (a group commit of many messages takes one lock and one multi-row insert)."""
-    q = select(Household).where(Household.id == household_id).with_for_update()
-    h = session.exec(q.execution_options(populate_existing=True)).one()
+    (a group commit of many messages takes one lock and one multi-row insert). ``locked`` is
+    the head the caller already holds from ``lock_head``."""
+    seq, head = locked or lock_head(session, household_id)
     now = utcnow()
     at = iso(now)
-    seq, head = h.ledger_seq, h.ledger_head
     made: list[LedgerEntry] = []
     rows: list[dict[str, Any]] = []
     for fields in entries:
@@ -72,10 +98,12 @@ def append_many(
         head = digest
     if made:
         # one executemany on the table, past the ORM's per-object bookkeeping
-        session.connection().execute(sa_insert(table(LedgerEntry)), rows)
-        h.ledger_seq, h.ledger_head = seq, head
-        session.add(h)
-        session.flush()
+        c = session.connection()
+        c.execute(sa_insert(table(LedgerEntry)), rows)
+        c.execute(_MOVE_HEAD, {"hid": household_id, "new_seq": seq, "new_head": head})
+        h = session.identity_map.get(session.identity_key(Household, household_id))
+        if h is not None:
+            session.expire(h)  # the session's copy reloads the new head when next read
     return made
 
 
