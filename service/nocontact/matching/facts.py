@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+
+from nocontact.matching.simple import mailbox, plain_text, simple_message
 
 MAX_TEXT = 16_384  # enough to find a mention; bounds the work per message
 _TAG = re.compile(r"<[^>]*>")
@@ -46,27 +49,81 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _header_parties(msg: EmailMessage, header: str, signal: str) -> list[Party]:
+def _header_parties(items: list[tuple[str, str]], header: str, signal: str) -> list[Party]:
     out: list[Party] = []
-    for value in msg.get_all(header, []) or []:
+    mine = [(k, v) for k, v in items if k.lower() == header.lower()]
+    for name, raw in mine:
         parsed: set[str] = set()
         names = ""
-        try:
-            for a in value.addresses:
-                addr = _text(a.addr_spec)
-                parsed.add(addr or "")
-                names += " " + (_text(a.display_name) or "")
-                out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
-        except (AttributeError, ValueError, IndexError, TypeError):
-            out.append(Party(signal=signal, display_name=_text(str(value))))
+        value = _unfold(raw)
+        simple = mailbox(value)
+        if simple is not None:  # the one reading of a plain mailbox, without the parser's cost
+            display, addr = simple[0], _text(simple[1])
+            parsed.add(addr or "")
+            names += " " + (_text(display) or "")
+            out.append(Party(signal, address=addr, display_name=_text(display)))
+        else:
+            parsed_value = policy.default.header_factory(name, value)
+            try:
+                for a in parsed_value.addresses:
+                    addr = _text(a.addr_spec)
+                    parsed.add(addr or "")
+                    names += " " + (_text(a.display_name) or "")
+                    out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
+            except (AttributeError, ValueError, IndexError, TypeError):
+                out.append(Party(signal=signal, display_name=_text(str(parsed_value))))
         # Parsers disagree on hostile forms (CVE-2023-27043): every address-like token in the
         # raw header counts too, so no reading of the header lets a listed address through.
-        seen_raw = " ".join(v for k, v in msg.raw_items() if k.lower() == header.lower())
+        seen_raw = " ".join(v for _, v in mine)
         for token in _ADDRESS_LIKE.findall(_text(seen_raw) or ""):
             if token not in parsed and token not in names:
                 out.append(Party(f"{signal}_text", address=token))
                 parsed.add(token)
     return out
+
+
+def _unfold(raw: str) -> str:
+    """A stored header value as ``policy.default`` hands it to its header classes."""
+    return raw.replace("\r", "").replace("\n", "")
+
+
+def _first(items: list[tuple[str, str]], header: str) -> tuple[str, str] | None:
+    return next(((k, v) for k, v in items if k.lower() == header.lower()), None)
+
+
+def _return_path(items: list[tuple[str, str]]) -> list[Party]:
+    field = _first(items, "Return-Path")
+    if field is None:
+        return []
+    value = _unfold(field[1])
+    simple = mailbox(value)
+    if simple is not None:
+        return [Party("return_path", _text(simple[1]))]
+    # policy.default has no address class for Return-Path: parse its text as one
+    text = str(policy.default.header_factory(field[0], value))
+    rp = policy.default.header_factory("sender", text)
+    return [Party("return_path", _text(a.addr_spec)) for a in rp.addresses if a.addr_spec]
+
+
+def _subject(items: list[tuple[str, str]]) -> str:
+    field = _first(items, "Subject")
+    if field is None:
+        return ""
+    value = _unfold(field[1])
+    if plain_text(value):
+        return value
+    return str(policy.default.header_factory(field[0], value) or "")
+
+
+def _decode(payload: bytes, charset: str | None, subtype: str) -> str:
+    charset = charset or "utf-8"  # undeclared 8-bit text is usually UTF-8
+    try:
+        text = payload.decode(charset, "replace")
+    except LookupError:
+        text = payload.decode("utf-8", "replace")
+    if subtype == "html":
+        text = html.unescape(_TAG.sub(" ", text))
+    return text[:MAX_TEXT]
 
 
 def _readable_text(msg: EmailMessage) -> str:
@@ -79,53 +136,58 @@ def _readable_text(msg: EmailMessage) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"  # undeclared 8-bit text is usually UTF-8
+    return _decode(payload, part.get_content_charset(), part.get_content_subtype())
+
+
+def _read(items: list[tuple[str, str]], body: Callable[[], str], notes: list[str]) -> Facts:
+    """Facts from the header fields (as the parser stores them) and the readable body."""
+    parties: list[Party] = []
+    for signal, header in _SIGNAL_HEADERS:
+        try:
+            parties += _header_parties(items, header, signal)
+        except Exception:  # noqa: BLE001  (hostile headers must not stop intake)
+            notes.append(f"unreadable {header} header")
     try:
-        text = payload.decode(charset, "replace")
-    except LookupError:
-        text = payload.decode("utf-8", "replace")
-    if part.get_content_subtype() == "html":
-        text = html.unescape(_TAG.sub(" ", text))
-    return text[:MAX_TEXT]
+        parties += _return_path(items)
+    except Exception:  # noqa: BLE001
+        notes.append("unreadable Return-Path header")
+    try:
+        subject = _subject(items)
+    except Exception:  # noqa: BLE001
+        subject = ""
+    text = ""
+    try:
+        text = (subject + "\n" + body())[:MAX_TEXT]
+    except Exception:  # noqa: BLE001
+        notes.append("unreadable body")
+    return Facts(parties=tuple(parties), text=text, notes=())
 
 
 def facts_from_email(raw: bytes, envelope_from: str | None = None) -> Facts:
+    """The facts of one message. A plain one-part text message (most mail) is read by the cheap
+    readers in ``simple``; anything else by the full parser. Both give the same facts."""
     notes: list[str] = []
-    parties: list[Party] = []
-    text = ""
-    try:
-        msg = BytesParser(policy=policy.default).parsebytes(raw)
-        assert isinstance(msg, EmailMessage)
-        for signal, header in _SIGNAL_HEADERS:
-            try:
-                parties += _header_parties(msg, header, signal)
-            except Exception:  # noqa: BLE001  (hostile headers must not stop intake)
-                notes.append(f"unreadable {header} header")
+    facts = Facts(parties=())
+    simple = simple_message(raw)
+    if simple is not None:
+        facts = _read(
+            simple.headers, lambda: _decode(simple.body, simple.charset, simple.subtype), notes
+        )
+        if simple.defects:
+            notes.append(f"{simple.defects} MIME defects")
+    else:
         try:
-            rp = msg.get("Return-Path")
-            if rp is not None:
-                # policy.default has no address class for Return-Path: parse it as one
-                rp = policy.default.header_factory("sender", str(rp))
-                parties += [
-                    Party("return_path", _text(a.addr_spec)) for a in rp.addresses if a.addr_spec
-                ]
-        except Exception:  # noqa: BLE001
-            notes.append("unreadable Return-Path header")
-        try:
-            subject = str(msg.get("Subject", "") or "")
-        except Exception:  # noqa: BLE001
-            subject = ""
-        try:
-            text = (subject + "\n" + _readable_text(msg))[:MAX_TEXT]
-        except Exception:  # noqa: BLE001
-            notes.append("unreadable body")
-        if msg.defects:
-            notes.append(f"{len(msg.defects)} MIME defects")
-    except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
-        notes.append("unparseable message")
+            msg = BytesParser(policy=policy.default).parsebytes(raw)
+            assert isinstance(msg, EmailMessage)
+            facts = _read(list(msg.raw_items()), lambda: _readable_text(msg), notes)
+            if msg.defects:
+                notes.append(f"{len(msg.defects)} MIME defects")
+        except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
+            notes.append("unparseable message")
+    parties = facts.parties
     if envelope_from:
-        parties.append(Party("envelope_from", envelope_from))
-    return Facts(parties=tuple(parties), text=text, notes=tuple(notes))
+        parties += (Party("envelope_from", envelope_from),)
+    return Facts(parties=parties, text=facts.text, notes=tuple(notes))
 
 
 def facts_from_sms(sender: str, text: str) -> Facts:
