@@ -55,8 +55,10 @@ def run_batch(
     report: AccountReport,
     *,
     sweep: bool,
+    ahead: list[int] | None = None,
 ) -> None:
-    kept = _triage(conn, f, uids, report, sweep=sweep)
+    """``ahead``: the UIDs of the batch after this one, read while this one is sealed."""
+    kept = _triage(conn, f, uids, report, sweep=sweep, ahead=ahead)
     for group in _groups(kept):
         _fetch_whole(conn, {u: kept[u] for u in group})
         # else expunged elsewhere between the two fetches: nothing left to take
@@ -105,12 +107,21 @@ def run_batch(
 
 
 def _triage(
-    conn: Connection, f: Folder, uids: list[int], report: AccountReport, *, sweep: bool
+    conn: Connection,
+    f: Folder,
+    uids: list[int],
+    report: AccountReport,
+    *,
+    sweep: bool,
+    ahead: list[int] | None,
 ) -> dict[int, _Kept]:
     """One batched fetch, one decision each; returns what will be kept."""
     part, key = (HEADER, HEADER_KEY) if sweep else (START, START_KEY)
+    fetched = conn.fetch(uids, ["RFC822.SIZE", part])
+    if ahead:  # the server reads the next batch while this one is decided and sealed
+        conn.fetch_ahead(ahead, ["RFC822.SIZE", part])
     kept: dict[int, _Kept] = {}
-    for uid, data in sorted(conn.fetch(uids, ["RFC822.SIZE", part]).items()):
+    for uid, data in sorted(fetched.items()):
         head: bytes = data.get(key) or b""
         facts = facts_from_email(head)
         report.scanned += 1
