@@ -196,6 +196,9 @@ CASES: list[tuple[bytes, bool]] = [
     (b"From: a@b.example\rSubject: bare CR\r\n\r\nbody", False),
     (b"From: a@b.example\r\nNo colon here\r\n\r\nbody", False),
     (b"From: a@b.example\r\n", False),
+    (b"\r\n\r\nno headers at all", False),
+    (b"X-Empty:\r\n\t\r\nFrom: a@b.example\r\n\r\nbody", True),
+    (b"From: a@b.example\n\r\nmixed line ends", True),
     (b"", False),
 ]
 
@@ -346,10 +349,32 @@ _BODY = st.sampled_from(
 )
 
 
+_ODD_LINE = st.sampled_from(
+    [
+        "",
+        "",
+        "",
+        "",
+        " leading continuation",
+        "From a@b.example Thu",
+        ":no name",
+        "No colon",
+        "Bad Name: v",
+        "X-Bare: a\rb",
+        "X-Empty:",
+        "\tx",
+    ]
+)
+
+
 @st.composite
 def messages(draw: st.DrawFn) -> bytes:
     headers: list[str] = []
     for _ in range(draw(st.integers(0, 6))):
+        odd = draw(_ODD_LINE)
+        if odd:
+            headers.append(odd)
+            continue
         name = draw(_NAME)
         if name == "Content-Type":
             value = draw(_CTYPE)

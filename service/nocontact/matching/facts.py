@@ -49,9 +49,19 @@ def _text(value: str | None) -> str | None:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _header_parties(items: list[tuple[str, str]], header: str, signal: str) -> list[Party]:
+Fields = dict[str, list[tuple[str, str]]]  # lower-case name -> (name, raw value), in order
+
+
+def _fields(items: list[tuple[str, str]]) -> Fields:
+    by_name: Fields = {}
+    for k, v in items:
+        by_name.setdefault(k.lower(), []).append((k, v))
+    return by_name
+
+
+def _header_parties(fields: Fields, header: str, signal: str) -> list[Party]:
     out: list[Party] = []
-    mine = [(k, v) for k, v in items if k.lower() == header.lower()]
+    mine = fields.get(header.lower(), [])
     for name, raw in mine:
         parsed: set[str] = set()
         names = ""
@@ -87,12 +97,13 @@ def _unfold(raw: str) -> str:
     return raw.replace("\r", "").replace("\n", "")
 
 
-def _first(items: list[tuple[str, str]], header: str) -> tuple[str, str] | None:
-    return next(((k, v) for k, v in items if k.lower() == header.lower()), None)
+def _first(fields: Fields, header: str) -> tuple[str, str] | None:
+    found = fields.get(header.lower())
+    return found[0] if found else None
 
 
-def _return_path(items: list[tuple[str, str]]) -> list[Party]:
-    field = _first(items, "Return-Path")
+def _return_path(fields: Fields) -> list[Party]:
+    field = _first(fields, "Return-Path")
     if field is None:
         return []
     value = _unfold(field[1])
@@ -105,8 +116,8 @@ def _return_path(items: list[tuple[str, str]]) -> list[Party]:
     return [Party("return_path", _text(a.addr_spec)) for a in rp.addresses if a.addr_spec]
 
 
-def _subject(items: list[tuple[str, str]]) -> str:
-    field = _first(items, "Subject")
+def _subject(fields: Fields) -> str:
+    field = _first(fields, "Subject")
     if field is None:
         return ""
     value = _unfold(field[1])
@@ -141,18 +152,19 @@ def _readable_text(msg: EmailMessage) -> str:
 
 def _read(items: list[tuple[str, str]], body: Callable[[], str], notes: list[str]) -> Facts:
     """Facts from the header fields (as the parser stores them) and the readable body."""
+    fields = _fields(items)
     parties: list[Party] = []
     for signal, header in _SIGNAL_HEADERS:
         try:
-            parties += _header_parties(items, header, signal)
+            parties += _header_parties(fields, header, signal)
         except Exception:  # noqa: BLE001  (hostile headers must not stop intake)
             notes.append(f"unreadable {header} header")
     try:
-        parties += _return_path(items)
+        parties += _return_path(fields)
     except Exception:  # noqa: BLE001
         notes.append("unreadable Return-Path header")
     try:
-        subject = _subject(items)
+        subject = _subject(fields)
     except Exception:  # noqa: BLE001
         subject = ""
     text = ""

@@ -26,7 +26,9 @@ _MAILBOX = re.compile(
     rf'[ \t]*(?:(?:(?P<phrase>{_WORD}(?:[ \t]+{_WORD})*)|"(?P<quoted>[^"\\\r\n]*)")?'
     rf"[ \t]*<(?P<angle>{_ADDR})>|(?P<bare>{_ADDR}))[ \t]*"
 )
-_HEADER_NAME = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
+_END_OF_HEADERS = re.compile(rb"\n\r?\n")
+# one field: its name, then its first line and any continuation lines (starting with SP/HT)
+_FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):([^\n]*\n(?:[ \t][^\n]*\n)*)")
 _MIME_ATOM = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"  # RFC 2045 token
 _PARAMS = rf'(?:[ \t]*;[ \t]*{_MIME_ATOM}=(?:{_MIME_ATOM}|"[^"\\]*"))*'
 _CONTENT_TYPE = re.compile(rf"(?i)text/(?P<subtype>plain|html)(?P<params>{_PARAMS})[ \t]*;?")
@@ -68,42 +70,23 @@ def plain_text(value: str) -> bool:
 def split_headers(raw: bytes) -> tuple[list[tuple[str, str]], int] | None:
     """The header fields (name, raw value) and where the body starts, when every header line is
     a plain ``Name: value`` or a continuation and a blank line ends them; otherwise None."""
+    end = _END_OF_HEADERS.search(raw)
+    if end is None:
+        return None  # no end of the headers (cut short, headers only, or no headers at all)
+    block = raw[: end.start() + 1]
+    if block.count(b"\r") != block.count(b"\r\n"):
+        return None  # a bare CR also ends a line for the parser
+    text = block.decode("ascii", "surrogateescape")  # as BytesParser reads it
     headers: list[tuple[str, str]] = []
     pos = 0
-    name: str | None = None
-    value: list[str] = []
-    while True:
-        nl = raw.find(b"\n", pos)
-        if nl < 0:
-            return None  # no end of the headers (cut short, or headers only)
-        line = raw[pos : nl + 1]
-        pos = nl + 1
-        cr = line.find(b"\r")
-        if cr >= 0 and cr != len(line) - 2:
-            return None  # a bare CR also ends a line for the parser
-        if line in (b"\n", b"\r\n"):
-            break
-        text = line.decode("ascii", "surrogateescape")
-        if text[0] in " \t":
-            if name is None:
-                return None  # continuation of nothing (a defect)
-            value.append(text)
-            continue
-        m = _HEADER_NAME.match(line)
+    while pos < len(text):
+        m = _FIELD.match(text, pos)
         if m is None:
-            return None  # "From " envelope line, missing colon, bad name
-        if name is not None:
-            headers.append(_field(name, value))
-        name = text[: m.end() - 1]
-        value = [text[m.end() :]]
-    if name is not None:
-        headers.append(_field(name, value))
-    return headers, pos
-
-
-def _field(name: str, lines: list[str]) -> tuple[str, str]:
-    # as policy.header_source_parse: first line's value left-stripped, rest joined as they are
-    return name, (lines[0].lstrip(" \t") + "".join(lines[1:])).rstrip("\r\n")
+            return None  # "From " envelope line, missing colon, bad name, leading continuation
+        # as policy.header_source_parse: the value left-stripped, continuations kept as they are
+        headers.append((m[1], m[2].lstrip(" \t").rstrip("\r\n")))
+        pos = m.end()
+    return headers, end.end()
 
 
 def simple_message(raw: bytes) -> SimpleMessage | None:
