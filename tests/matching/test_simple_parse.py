@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nocontact.matching.facts import MAX_TEXT, Facts, Party, facts_from_email
+from nocontact.matching.mime import light_message
 from nocontact.matching.simple import mailbox, simple_message, split_headers
 
 _TAG = re.compile(r"<[^>]*>")
@@ -432,3 +433,104 @@ def test_a_plain_mailbox_reads_as_the_strict_parser_reads_it(value: str) -> None
         header = policy.default.header_factory("From", value)
         assert [(a.display_name, a.addr_spec) for a in header.addresses] == [found]
         assert not header.defects
+
+
+# -- MIME mail: the lighter parse (policy.compat32 + plain structure headers) ----------------
+
+
+def mime(*parts: str, ctype: str = 'multipart/alternative; boundary="b1"', end: str = "") -> bytes:
+    head = f"From: Jon <jon@example.org>\r\nSubject: hi\r\nContent-Type: {ctype}\r\n\r\n"
+    body = "".join(f"--b1\r\n{p}\r\n" for p in parts) + (end if end else "--b1--\r\n")
+    return (head + body).encode("utf-8", "surrogateescape")
+
+
+PLAIN = "Content-Type: text/plain; charset=utf-8\r\n\r\nCall Jon Smith"
+HTML = "Content-Type: text/html\r\n\r\n<p>jon.smith@gmail.com</p>"
+# (message, read by the lighter parse?)
+MIME_CASES: list[tuple[bytes, bool]] = [
+    (mime(PLAIN, HTML), True),
+    (mime(HTML, PLAIN), True),
+    (mime(HTML), True),
+    (mime(PLAIN, HTML, ctype='multipart/alternative;\r\n\tboundary="b1"'), True),
+    (mime(PLAIN, HTML, ctype="multipart/mixed; boundary=b1"), True),
+    (mime("Content-Disposition: attachment; filename=a.txt\r\n" + PLAIN, HTML), True),
+    (mime("Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nSGk"), True),
+    (mime("Content-Type: application/pdf\r\n\r\nxx", HTML), True),
+    (mime(PLAIN, end="--b1\r\nno close boundary"), True),
+    (mime(PLAIN, end=""), True),
+    (b"From: a@b.example\r\nContent-Type: text/plain;\r\n charset=utf-8\r\n\r\nHi", True),
+    (mime(PLAIN, ctype='multipart/related; boundary="b1"'), False),
+    (mime(PLAIN, ctype='multipart/digest; boundary="b1"'), False),
+    (mime("Content-Type: message/rfc822\r\n\r\nFrom: x@y.example\r\n\r\nhi"), False),
+    (mime("Content-Type: text/plain; charset*=utf-8''x\r\n\r\nhi"), False),
+    (mime("Content-Type: text/plain (comment)\r\n\r\nhi"), False),
+    (mime("Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nhi"), False),
+    (mime('Content-Type: text/plain; name="a\r\n b"\r\n\r\nhi'), False),
+]
+
+
+@pytest.mark.parametrize(("raw", "light"), MIME_CASES, ids=[str(i) for i in range(len(MIME_CASES))])
+def test_mime_mail_reads_the_same_by_the_lighter_parse(raw: bytes, light: bool) -> None:
+    assert facts_from_email(raw) == reference_facts(raw)
+    assert (light_message(raw) is not None) == light
+
+
+_PART_TYPES = st.sampled_from(
+    [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        'text/plain; charset="bogus"',
+        "text/html; charset=iso-8859-1",
+        "TEXT/HTML",
+        "application/octet-stream",
+        "image/png; name=x.png",
+        "text/x-other",
+        "message/rfc822",
+        "text/plain;\r\n charset=utf-8",
+        "text/plain; charset*=utf-8''x",
+        "",
+    ]
+)
+_DISPOSITIONS = st.sampled_from(
+    ["", "", "inline", "attachment", "ATTACHMENT; filename=a.txt", 'inline; filename="a;b"', "x y"]
+)
+_PART_BODIES = st.sampled_from(
+    [b"Call Jon Smith", b"<b>jon.smith@gmail.com</b>", b"SGVsbG8", "Gr\u00fc\u00dfe".encode(), b""]
+)
+
+
+@st.composite
+def mime_trees(draw: st.DrawFn, depth: int = 0) -> str:
+    boundary = f"b{depth}{draw(st.sampled_from(['', 'x', '=_q']))}"
+    subtype = draw(st.sampled_from(["alternative", "mixed", "mixed", "related"]))
+    quoted = draw(st.booleans())
+    b = f'"{boundary}"' if quoted or "=" in boundary else boundary
+    sep = draw(st.sampled_from(["; ", ";\r\n\t"]))
+    lines = [f"Content-Type: multipart/{subtype}{sep}boundary={b}", ""]
+    if draw(st.booleans()):
+        lines.append("preamble")
+    for _ in range(draw(st.integers(0, 3))):
+        lines.append(f"--{boundary}{draw(st.sampled_from(['', ' ', 'junk']))}")
+        if depth < 2 and draw(st.integers(0, 4)) == 0:
+            lines.append(draw(mime_trees(depth + 1)))
+            continue
+        ctype, disp = draw(_PART_TYPES), draw(_DISPOSITIONS)
+        cte = draw(st.sampled_from(["", "", "base64", "quoted-printable", "8bit", "bogus"]))
+        for name, value in (("Content-Type", ctype), ("Content-Disposition", disp)):
+            if value:
+                lines.append(f"{name}: {value}")
+        if cte:
+            lines.append(f"Content-Transfer-Encoding: {cte}")
+        lines += ["", draw(_PART_BODIES).decode("utf-8", "surrogateescape")]
+    if draw(st.integers(0, 3)):
+        lines.append(f"--{boundary}--")
+    return "\r\n".join(lines)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mime_trees())
+def test_generated_mime_mail_reads_the_same_both_ways(tree: str) -> None:
+    raw = ("From: Jon <jon@example.org>\r\nSubject: hi\r\n" + tree + "\r\n").encode(
+        "utf-8", "surrogateescape"
+    )
+    assert facts_from_email(raw) == reference_facts(raw)
