@@ -136,6 +136,23 @@ def test_person_added_later_is_swept(
     assert quiet.scanned == 0  # swept once per list change, not every pass
 
 
+def test_old_mail_mentioning_a_newly_listed_abuser_is_swept_for_review(
+    imap_rt: Runtime, intake: Intake, alice: imapclient.IMAPClient
+) -> None:
+    # decided as it would have been had it arrived after the listing: the text counts too
+    note = message("cousin@example.net", body="Lee asked me to pass on: call lee@listed.example")
+    other = message("friend@example.net", body="See you on Friday.")
+    alice.append("INBOX", note)
+    alice.append("INBOX", other)
+    [first] = poll_all(intake)
+    assert first.delivered == 2
+    listed(imap_rt, "Lee", "abuser", emails=["lee@listed.example"])
+    [sweep] = poll_all(intake)
+    assert (sweep.scanned, sweep.review, sweep.delivered) == (2, 1, 1)
+    assert bodies(alice, "INBOX") == [other]
+    assert bodies(alice, "Held") == [note] == open_vault(imap_rt)
+
+
 def test_junk_folder_is_rescued_too(
     tmp_path: Path, dovecot_clean: Dovecot, alice: imapclient.IMAPClient
 ) -> None:

@@ -5,9 +5,10 @@ Per folder, in UID order and in batches:
 1. ``UID SEARCH UID n+1:*`` (results <= n dropped); the whole folder instead when UIDVALIDITY
    changed (rescan, deduped by SHA-256 in the intake) or when the list changed since the last
    sweep (old mail from a newly listed person is taken too).
-2. One batched fetch per batch: ``RFC822.SIZE`` and ``BODY.PEEK[]<0.PREFIX>`` for new mail (the
-   sender headers and enough body text to find a mention; most mail fits whole), headers only
-   for a sweep of old mail. Nothing here sets ``\\Seen``. The next batch's fetch starts on a
+2. One batched fetch per batch: ``RFC822.SIZE`` and ``BODY.PEEK[]<0.PREFIX>`` (the sender
+   headers and enough body text to find a mention; most mail fits whole), for a sweep of old
+   mail too, so it is decided as it would have been on arrival (mentions included). Nothing
+   here sets ``\\Seen``. The next batch's fetch starts on a
    worker thread as soon as this one's has arrived, so the server reads it while this batch
    is decided and sealed (reads only; every other command waits for it).
 3. ``decide`` on those facts; full ``BODY.PEEK[]`` only for what is kept and was cut short.
