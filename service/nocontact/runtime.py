@@ -18,6 +18,7 @@ from nocontact.config import CONFIG_NAME, DEFAULT_HOME, Config, load_config
 from nocontact.db import make_engine, migrate, sqlite_url
 from nocontact.errors import UsageError
 from nocontact.models import Household
+from nocontact.schema import is_current
 from nocontact.vault.blobs import BlobStore
 from nocontact.vault.signing import Signer
 
@@ -55,7 +56,7 @@ class Runtime:
         config = load_config(config_path)
         url = config.database.url or sqlite_url(home)
         engine = make_engine(url)
-        if upgrade:
+        if upgrade and not is_current(engine):  # Alembic only when there is work for it
             migrate(engine)
         rt = cls(home, config_path, config, engine, BlobStore(home / "blobs"))
         with Session(engine) as s:

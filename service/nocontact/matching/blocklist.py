@@ -11,6 +11,7 @@ from nocontact.people.skeleton import skeletons
 
 RELATION_RANK = {"abuser": 0, "ally": 1, "coparent": 2}
 _WORD = re.compile(r"\w+")
+_NUMBER_KEY = re.compile(r"\+?\d+")  # what normalise_phone makes of a number written in text
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class BlockList:
     # what a go-between's text may mention: the abusers' identifiers only
     mention: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
     mention_first_words: set[str] = field(default_factory=set)
+    mention_numbers: bool = False  # any mention key a phone number in text could read as
     # relation "allow": senders always delivered unless explicitly blocked, and their aliases
     # are words that do not count as mentions (a friend who shares the abuser's first name)
     allow: dict[str, list[ListedIdentifier]] = field(default_factory=dict)
@@ -85,6 +87,9 @@ class BlockList:
                     bl.mention.setdefault(key, []).extend(abusers)
                     if table is bl.alias:
                         bl.mention_first_words.add(key.split(" ", 1)[0])
+        # scanning every text for phone numbers is most of a decision's cost; skip it when no
+        # number could match
+        bl.mention_numbers = any(_NUMBER_KEY.fullmatch(k) for k in bl.mention)
         return bl
 
     def __len__(self) -> int:

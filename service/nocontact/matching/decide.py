@@ -122,7 +122,7 @@ def _mentions(text: str, bl: BlockList) -> list[tuple[ListedIdentifier, Reason]]
     for addr in _EMAIL_IN_TEXT.findall(text) if "@" in text else ():
         with contextlib.suppress(InvalidIdentifier):
             found += bl.mention.get(normalise_email(addr), ())
-    for candidate in _PHONE_IN_TEXT.findall(text):
+    for candidate in _PHONE_IN_TEXT.findall(text) if bl.mention_numbers else ():
         with contextlib.suppress(InvalidIdentifier):
             found += bl.mention.get(normalise_phone(candidate, bl.region), ())
     if bl.mention_first_words:

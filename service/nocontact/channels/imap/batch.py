@@ -19,7 +19,6 @@ from nocontact.models import utcnow
 BATCH = 250  # UIDs per fetch command
 PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if kept
 FULL_BATCH_BYTES = 16 * 1024 * 1024  # bound on one full-body fetch
-HEADER, HEADER_KEY = "BODY.PEEK[HEADER]", b"BODY[HEADER]"
 START, START_KEY = f"BODY.PEEK[]<0.{PREFIX}>", b"BODY[]<0>"
 FULL, FULL_KEY = "BODY.PEEK[]", b"BODY[]"
 SEAL_WORKERS = 4
@@ -55,8 +54,10 @@ def run_batch(
     report: AccountReport,
     *,
     sweep: bool,
+    ahead: list[int] | None = None,
 ) -> None:
-    kept = _triage(conn, f, uids, report, sweep=sweep)
+    """``ahead``: the UIDs of the batch after this one, read while this one is sealed."""
+    kept = _triage(conn, f, uids, report, ahead=ahead)
     for group in _groups(kept):
         _fetch_whole(conn, {u: kept[u] for u in group})
         # else expunged elsewhere between the two fetches: nothing left to take
@@ -105,13 +106,22 @@ def run_batch(
 
 
 def _triage(
-    conn: Connection, f: Folder, uids: list[int], report: AccountReport, *, sweep: bool
+    conn: Connection,
+    f: Folder,
+    uids: list[int],
+    report: AccountReport,
+    *,
+    ahead: list[int] | None,
 ) -> dict[int, _Kept]:
-    """One batched fetch, one decision each; returns what will be kept."""
-    part, key = (HEADER, HEADER_KEY) if sweep else (START, START_KEY)
+    """One batched fetch, one decision each; returns what will be kept. A sweep of old mail
+    reads as much as a first pass, so a message is decided the same whether it came before or
+    after its sender (or someone it mentions) was listed."""
+    fetched = conn.fetch(uids, ["RFC822.SIZE", START])
+    if ahead:  # the server reads the next batch while this one is decided and sealed
+        conn.fetch_ahead(ahead, ["RFC822.SIZE", START])
     kept: dict[int, _Kept] = {}
-    for uid, data in sorted(conn.fetch(uids, ["RFC822.SIZE", part]).items()):
-        head: bytes = data.get(key) or b""
+    for uid, data in sorted(fetched.items()):
+        head: bytes = data.get(START_KEY) or b""
         facts = facts_from_email(head)
         report.scanned += 1
         if decide(facts, f.blocklist).action == "deliver":
@@ -119,7 +129,7 @@ def _triage(
             continue
         # Whole only if the server sent less than asked (RFC 3501 §6.4.5: the message ended);
         # RFC822.SIZE alone is not trusted, some servers report it inexactly.
-        if not sweep and len(head) < PREFIX:
+        if len(head) < PREFIX:
             kept[uid] = _Kept(len(head), head, facts)
         else:
             kept[uid] = _Kept(int(data.get(b"RFC822.SIZE", 0)))

@@ -11,6 +11,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -50,44 +51,91 @@ def _describe(e: BaseException) -> str:
     return f"IMAP error ({e.__class__.__name__})"
 
 
+def _refuse_seen(items: list[str]) -> None:
+    for item in items:
+        # A fetch without PEEK would mark the message read; refuse it outright.
+        up = item.upper()
+        if up.startswith(("BODY[", "BINARY[")) or up in ("RFC822", "RFC822.TEXT"):
+            raise ValueError(f"refusing a fetch that sets \\Seen: {item}")
+
+
+Fetched = dict[int, dict[bytes, Any]]
+
+
 class Connection:
-    """One logged-in IMAP session for one account."""
+    """One logged-in IMAP session for one account.
+
+    One fetch may run ahead on a worker thread (``fetch_ahead``); imapclient serves one command
+    at a time, so every other command here first waits for it (``_settle``). Code that uses
+    ``client`` directly must not have a fetch ahead pending.
+    """
 
     def __init__(self, account: ImapAccount, client: imapclient.IMAPClient) -> None:
         self.account = account
         self.client = client
         self._caps = {c.upper() for c in client.capabilities()}
         self._folders: set[str] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self._ahead: tuple[tuple[tuple[int, ...], tuple[str, ...]], Future[Fetched]] | None = None
+
+    def _settle(self) -> None:
+        """Wait until a fetch started ahead is done; its result (or error) stays for the
+        ``fetch`` that asks for it."""
+        if self._ahead is not None:
+            wait([self._ahead[1]])
+
+    def _forget_ahead(self) -> None:
+        """Another folder is about to be selected: UIDs there mean other messages."""
+        self._settle()
+        self._ahead = None
 
     def has(self, capability: bytes) -> bool:
         return capability.upper() in self._caps
 
     def select(self, folder: str) -> tuple[int, int]:
         """Open a folder read-write; returns (UIDVALIDITY, UIDNEXT or 0)."""
+        self._forget_ahead()
         info = self.client.select_folder(folder)
         return int(info[b"UIDVALIDITY"]), int(info.get(b"UIDNEXT", 0))
 
     def uids_from(self, first: int) -> list[int]:
         """UIDs >= first. RFC 3501 §6.4.4: ``n:*`` with n past the end still returns the last
         message, so results below ``first`` are dropped here."""
+        self._settle()
         found = self.client.search(["UID", f"{first}:*"])
         return sorted(u for u in found if u >= first)
 
-    def fetch(self, uids: Iterable[int], items: list[str]) -> dict[int, dict[bytes, Any]]:
+    def fetch(self, uids: Iterable[int], items: list[str]) -> Fetched:
         wanted = list(uids)
         if not wanted:
             return {}
-        for item in items:
-            # A fetch without PEEK would mark the message read; refuse it outright.
-            up = item.upper()
-            if up.startswith(("BODY[", "BINARY[")) or up in ("RFC822", "RFC822.TEXT"):
-                raise ValueError(f"refusing a fetch that sets \\Seen: {item}")
-        result: dict[int, dict[bytes, Any]] = self.client.fetch(wanted, items)
+        _refuse_seen(items)
+        if self._ahead is not None and self._ahead[0] == (tuple(wanted), tuple(items)):
+            future = self._ahead[1]
+            self._ahead = None
+            return future.result()
+        self._settle()
+        result: Fetched = self.client.fetch(wanted, items)
         return result
+
+    def fetch_ahead(self, uids: Iterable[int], items: list[str]) -> None:
+        """Start the fetch a later ``fetch(uids, items)`` will ask for, on a worker thread, so
+        the server's reading and the transfer overlap the caller's work (sealing the batch
+        before). Only reads (PEEK); nothing changes on the server until it is asked for."""
+        wanted = list(uids)
+        if not wanted:
+            return
+        _refuse_seen(items)
+        self._settle()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-ahead")
+        future = self._pool.submit(self.client.fetch, wanted, items)
+        self._ahead = ((tuple(wanted), tuple(items)), future)
 
     def ensure_folder(self, folder: str) -> None:
         """Create the quarantine folder if missing; never subscribe it (stays out of clients'
         folder lists that show subscribed folders only)."""
+        self._settle()
         if folder in self._folders:
             return
         if not self.client.folder_exists(folder):
@@ -98,6 +146,7 @@ class Connection:
     def move(self, uids: list[int], folder: str) -> None:
         """From the selected folder to another: RFC 6851 MOVE where offered, otherwise COPY +
         \\Deleted + UID EXPUNGE (RFC 4315)."""
+        self._settle()
         if not uids:
             return
         if self.has(b"MOVE"):
@@ -108,6 +157,7 @@ class Connection:
         self._expunge(uids)
 
     def delete(self, uids: list[int]) -> None:
+        self._settle()
         if uids:
             self._require_uidplus()
             self._expunge(uids)
@@ -122,14 +172,19 @@ class Connection:
         self.client.uid_expunge(uids)
 
     def search_message_id(self, folder: str, message_id: str) -> list[int]:
+        self._forget_ahead()
         self.client.select_folder(folder)
         found: list[int] = self.client.search(["HEADER", "Message-ID", message_id])
         return found
 
     def append(self, folder: str, raw: bytes) -> None:
+        self._settle()
         self.client.append(folder, raw)
 
     def logout(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)  # a fetch ahead nobody asked for: let it finish
+            self._ahead = None
         # the server may already have gone; nothing to release on our side
         with suppress(IMAPClientError, OSError):
             self.client.logout()

@@ -5,9 +5,12 @@ Per folder, in UID order and in batches:
 1. ``UID SEARCH UID n+1:*`` (results <= n dropped); the whole folder instead when UIDVALIDITY
    changed (rescan, deduped by SHA-256 in the intake) or when the list changed since the last
    sweep (old mail from a newly listed person is taken too).
-2. One batched fetch per batch: ``RFC822.SIZE`` and ``BODY.PEEK[]<0.PREFIX>`` for new mail (the
-   sender headers and enough body text to find a mention; most mail fits whole), headers only
-   for a sweep of old mail. Nothing here sets ``\\Seen``.
+2. One batched fetch per batch: ``RFC822.SIZE`` and ``BODY.PEEK[]<0.PREFIX>`` (the sender
+   headers and enough body text to find a mention; most mail fits whole), for a sweep of old
+   mail too, so it is decided as it would have been on arrival (mentions included). Nothing
+   here sets ``\\Seen``. The next batch's fetch starts on a
+   worker thread as soon as this one's has arrived, so the server reads it while this batch
+   is decided and sealed (reads only; every other command waits for it).
 3. ``decide`` on those facts; full ``BODY.PEEK[]`` only for what is kept and was cut short.
 4. ``Intake.prepare`` seals each kept original (blob written and fsynced), then
    ``Intake.commit_many`` commits a group of them in one transaction (one database sync).
@@ -96,10 +99,8 @@ def _poll_folder(
     if last and cur is not None and cur.list_version < version:
         old = [u for u in conn.uids_from(1) if u <= last]
         log.info("account %s folder %s: list changed; sweeping", account.name, folder)
-        for i in range(0, len(old), BATCH):
-            run_batch(intake, conn, f, old[i : i + BATCH], report, sweep=True)
-    for i in range(0, len(uids), BATCH):
-        run_batch(intake, conn, f, uids[i : i + BATCH], report, sweep=False)
+        _run_batches(intake, conn, f, old, report, sweep=True)
+    _run_batches(intake, conn, f, uids, report, sweep=False)
     with transaction(rt.engine) as s:
         cursors.advance(
             s,
@@ -110,3 +111,18 @@ def _poll_folder(
             last_uid=max(uids, default=last),
             list_version=version,
         )
+
+
+def _run_batches(
+    intake: Intake,
+    conn: Connection,
+    f: Folder,
+    uids: list[int],
+    report: AccountReport,
+    *,
+    sweep: bool,
+) -> None:
+    batches = [uids[i : i + BATCH] for i in range(0, len(uids), BATCH)]
+    for n, batch in enumerate(batches):
+        ahead = batches[n + 1] if n + 1 < len(batches) else None
+        run_batch(intake, conn, f, batch, report, sweep=sweep, ahead=ahead)
