@@ -115,3 +115,15 @@ def dovecot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dovecot]:
 def dovecot_clean(dovecot: Dovecot) -> Dovecot:
     dovecot.reset_mail()
     return dovecot
+
+
+def stored_originals(rt: Runtime) -> list[str]:
+    """Addresses of every sealed original kept, in blob files or in the database."""
+    from sqlmodel import Session, select
+
+    from nocontact.models import SealedBlob
+
+    files = [p.name for p in rt.blobs.root.rglob("*") if p.is_file()]
+    with Session(rt.engine) as s:
+        rows = list(s.exec(select(SealedBlob.address)).all())
+    return sorted(files + rows)

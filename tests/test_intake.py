@@ -18,7 +18,7 @@ from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
 from nocontact.users import find_user, unlock
 from nocontact.vault.store import open_item
-from tests.conftest import PASSPHRASE
+from tests.conftest import PASSPHRASE, stored_originals
 
 DATA = Path(__file__).parent / "data"
 SECRET_BODY = b"The plaintext canary 5f0c2a91 must never be on disk."
@@ -80,8 +80,7 @@ def test_concurrent_deliveries_of_one_message_keep_one_item(any_rt: Runtime) -> 
     assert not errors
     assert len(set(results)) == 1 and results[0] is not None
     assert count(any_rt) == 1
-    blobs = [p for p in (any_rt.home / "blobs").rglob("*") if p.is_file()]
-    assert len(blobs) == 1, "the losers of the race leave no sealed copies behind"
+    assert len(stored_originals(any_rt)) == 1, "the losers of the race leave no sealed copies"
 
 
 def test_no_plaintext_of_a_kept_message_is_anywhere_in_the_home(rt: Runtime) -> None:
@@ -162,3 +161,29 @@ def test_logs_carry_ids_never_content(rt: Runtime, caplog: pytest.LogCaptureFixt
     assert "kept item" in text
     for needle in ("5f0c2a91", "77ab", "jon@example.org", "Jon Smith"):
         assert needle not in text
+
+
+def test_small_originals_are_kept_in_the_database_and_large_ones_in_files(any_rt: Runtime) -> None:
+    from nocontact.vault.store import INLINE_MAX
+
+    listed(any_rt)
+    big = RAW + b"A long letter, line after line.\r\n" * (INLINE_MAX // 30)
+    intake = Intake(any_rt)
+    small_id = intake.process(email(RAW, "src:small")).item_id
+    big_id = intake.process(email(big, "src:big")).item_id
+    files = [p.name for p in any_rt.blobs.root.rglob("*") if p.is_file()]
+    with Session(any_rt.engine) as s:
+        owner = find_user(s, any_rt.household_id, "owner")
+        assert owner is not None
+        identity = unlock(s, owner, PASSPHRASE)
+        opened = {}
+        for item_id in (small_id, big_id):
+            item = s.get(VaultItem, item_id)
+            assert item is not None
+            opened[item_id] = (
+                item.blob,
+                open_item(s, any_rt.blobs, item, owner.recipient_id, identity)[0],
+            )
+    assert opened[small_id][1] == RAW and opened[big_id][1] == big
+    assert files == [opened[big_id][0]], "only the large original is a file"
+    assert stored_originals(any_rt) == sorted(b for b, _ in opened.values())

@@ -27,7 +27,7 @@ from sqlmodel import Session, col, or_, select
 
 from nocontact.db import HotReads, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
-from nocontact.models import Household, ItemKey, VaultItem, table, utcnow
+from nocontact.models import Household, ItemKey, SealedBlob, VaultItem, table, utcnow
 from nocontact.people.service import load_blocklist
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
@@ -174,7 +174,7 @@ class Intake:
             if twin[-1] is None:
                 first.update((k, i) for k in keys)
         fresh = [p for p, t in zip(batch, twin, strict=True) if t is None]
-        self.rt.blobs.make_durable([p.sealed.blob for p in fresh])
+        self.rt.blobs.make_durable([p.sealed.blob for p in fresh if p.sealed.inline is None])
         try:
             with transaction(self.rt.engine) as s:
                 fresh_ids = iter(self._insert_many(s, fresh))
@@ -197,7 +197,8 @@ class Intake:
         self, p: Prepared, in_transaction: Callable[[Session], None] | None
     ) -> IntakeResult:
         hid, msg, d, sha = p.household_id, p.msg, p.decision, p.sha256
-        self.rt.blobs.make_durable([p.sealed.blob])
+        if p.sealed.inline is None:
+            self.rt.blobs.make_durable([p.sealed.blob])
         try:
             with transaction(self.rt.engine) as s:
                 dup = self._find(s, hid, msg.source_key, sha)
@@ -264,6 +265,9 @@ class Intake:
             for rid, wrapped in p.sealed.keys
         ]
         s.connection().execute(sa_insert(table(ItemKey)), keys)
+        inline = [r for p in batch if (r := p.sealed.row(hid)) is not None]
+        if inline:  # the small originals themselves, durable with this commit
+            s.connection().execute(sa_insert(table(SealedBlob)), inline)
         entries = ledger.append_many(
             s,
             hid,

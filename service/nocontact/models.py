@@ -101,6 +101,16 @@ class VaultItem(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class SealedBlob(SQLModel, table=True):
+    """A small sealed original, kept in the database instead of a blob file: written in the
+    same commit as its item, so one database sync makes a whole batch durable (a file costs a
+    file and a directory sync each). Addressed like a blob file: SHA-256 of the sealed bytes."""
+
+    address: str = Field(primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class ItemKey(SQLModel, table=True):
     """An item's own age identity, sealed to one recipient (owner, reviewer or recovery)."""
 

@@ -16,12 +16,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from nocontact.db import transaction
 from nocontact.errors import UsageError, VaultError
 from nocontact.export.bundle import export_bundle
 from nocontact.export.encrypt import BundleKey
 from nocontact.export.scope import ExportFilters
 from nocontact.export.verify import BundleFault, verify
-from nocontact.models import Checkpoint, Household, LedgerEntry, VaultItem
+from nocontact.models import Checkpoint, Household, LedgerEntry, SealedBlob, VaultItem
 from nocontact.vault.crypto import new_identity
 from tests.export.conftest import (
     DATA,
@@ -272,11 +273,16 @@ def test_a_damaged_original_stops_the_export_and_the_ledger_says_so(
 ) -> None:
     rt = seeded.rt
     rid, ident = owner_key(rt)
-    with Session(rt.engine) as s:
+    with transaction(rt.engine) as s:
         item = s.get(VaultItem, seeded.item_ids["review"])
         assert item is not None
-        blob = rt.blobs.path(item.blob)
-    blob.write_bytes(flip_middle(blob.read_bytes()))
+        stored = s.get(SealedBlob, item.blob)
+        if stored is None:
+            blob = rt.blobs.path(item.blob)
+            blob.write_bytes(flip_middle(blob.read_bytes()))
+        else:  # kept in the database
+            stored.data = flip_middle(stored.data)
+            s.add(stored)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     with pytest.raises(VaultError, match="does not match its address"):

@@ -17,7 +17,7 @@ from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
 from nocontact.users import add_user, find_user, unlock, unlock_recovery
 from nocontact.vault.crypto import new_identity, seal, unseal, unwrap_identity, wrap_identity
-from nocontact.vault.store import open_item
+from nocontact.vault.store import open_item, sealed_original
 from tests.conftest import PASSPHRASE
 
 RAW = b"From: jon@example.org\r\nSubject: s\r\n\r\nthe sealed body text 8d1f\r\n"
@@ -70,7 +70,7 @@ def test_the_services_own_keys_cannot_open_an_item(rt: Runtime) -> None:
     with Session(rt.engine) as s:
         item = s.get(VaultItem, item_id)
         assert item is not None
-        sealed = rt.blobs.get(item.blob)
+        sealed = sealed_original(s, rt.blobs, item.blob)
     other_identity, _ = new_identity()
     with pytest.raises(VaultError):
         unseal(sealed, other_identity)

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from nocontact.db import transaction
+from nocontact.db import read_session, transaction
 from nocontact.errors import UsageError, VaultError
 from nocontact.export import manifest as mf
 from nocontact.export.content import readable
@@ -44,6 +44,7 @@ from nocontact.runtime import Runtime
 from nocontact.vault import ledger
 from nocontact.vault.blobs import fsync_dir
 from nocontact.vault.crypto import unseal
+from nocontact.vault.store import sealed_original
 
 log = logging.getLogger(__name__)
 VIOLATIONS = "violations.csv"  # present when a protective order is recorded
@@ -194,7 +195,9 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
             report = HtmlReport(html_tmp, cover)
             report.timeline(records)
             for n, p in enumerate(plan.pending, start=1):
-                raw = unseal(rt.blobs.get(p.blob), p.identity)
+                with read_session(rt.engine) as rs:  # one short read each, not one long one
+                    sealed = sealed_original(rs, rt.blobs, p.blob)
+                raw = unseal(sealed, p.identity)
                 if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                     raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
                 z.put(p.record.file, raw)

@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from nocontact.errors import VaultError
-from nocontact.models import ItemKey, Recipient, VaultItem
+from nocontact.models import ItemKey, Recipient, SealedBlob, VaultItem, table
 from nocontact.vault.blobs import BlobStore
 from nocontact.vault.crypto import new_identity, seal, unseal
+
+_BLOBS = table(SealedBlob)
+
+
+# Sealed originals up to this size live in the database (``SealedBlob``), larger ones in blob
+# files. Texts and most mail are far smaller; SQLite reads and writes blobs of this size faster
+# than the filesystem does, and the item's own commit makes them durable.
+INLINE_MAX = 128 * 1024
 
 
 @dataclass(frozen=True)
 class Sealed:
-    blob: str  # address of the sealed original
+    blob: str  # address of the sealed original (SHA-256 of the sealed bytes)
     sealed_meta: bytes
     keys: tuple[tuple[int, bytes], ...]  # (recipient id, item identity sealed to it)
+    inline: bytes | None = None  # the sealed original, when it is kept in the database
+
+    def row(self, household_id: int) -> dict[str, Any] | None:
+        """The ``SealedBlob`` row to insert with the item, if the original is kept inline."""
+        if self.inline is None:
+            return None
+        return {"address": self.blob, "household_id": household_id, "data": self.inline}
 
 
 def active_recipients(session: Session, household_id: int) -> list[Recipient]:
@@ -34,10 +51,24 @@ def seal_item(
     if not recipients:
         raise VaultError("the vault has no keys to seal to; run `nocontact init`")
     identity, public = new_identity()
-    blob = blobs.stage(seal(raw, [public]))
+    original = seal(raw, [public])
     sealed_meta = seal(json.dumps(meta, ensure_ascii=False).encode(), [public])
     keys = tuple((rid, seal(identity.encode(), [pub])) for rid, pub in recipients)
-    return Sealed(blob, sealed_meta, keys)
+    if len(original) <= INLINE_MAX:
+        return Sealed(hashlib.sha256(original).hexdigest(), sealed_meta, keys, original)
+    return Sealed(blobs.stage(original), sealed_meta, keys)
+
+
+def sealed_original(session: Session, blobs: BlobStore, address: str) -> bytes:
+    """The sealed bytes at ``address``, from the database or the blob files, checked against
+    the address either way. A Core read: nothing is kept in the session."""
+    q = sa_select(_BLOBS.c.data).where(_BLOBS.c.address == address)
+    data = session.connection().execute(q).scalar()
+    if data is None:
+        return blobs.get(address)
+    if hashlib.sha256(data).hexdigest() != address:
+        raise VaultError(f"blob {address[:12]} does not match its address")
+    return bytes(data)
 
 
 def item_identity(session: Session, item: VaultItem, recipient_id: int, identity: str) -> str:
@@ -52,7 +83,7 @@ def open_item(
 ) -> tuple[bytes, dict[str, Any]]:
     """The original bytes and the sealed metadata. The caller records the access."""
     ident = item_identity(session, item, recipient_id, identity)
-    raw = unseal(blobs.get(item.blob), ident)
+    raw = unseal(sealed_original(session, blobs, item.blob), ident)
     meta = json.loads(unseal(item.sealed_meta, ident))
     return raw, meta
 

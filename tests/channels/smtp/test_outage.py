@@ -84,10 +84,10 @@ def test_internal_failure_answers_451_and_the_retry_is_kept(
     front: int, front_home: Runtime, dovecot_clean: Dovecot
 ) -> None:
     raw = message(f"Jordan <{ABUSER}>", "when the vault cannot be written")
-    blobs = front_home.home / "blobs"
-    aside = blobs.with_name("blobs.aside")
-    blobs.rename(aside)
-    blobs.write_bytes(b"")  # a file where the blob folder should be: sealing fails
+    # the storage refuses the sealed original (a full or failing disk, as the database sees it)
+    refuse = "CREATE TRIGGER refuse BEFORE INSERT ON sealedblob BEGIN SELECT RAISE(ABORT, 'no');"
+    with front_home.engine.begin() as c:
+        c.exec_driver_sql(refuse + " END")
     try:
         with pytest.raises(smtplib.SMTPDataError) as refused:
             send(front, ABUSER, ["alice@example.org"], raw)
@@ -96,8 +96,8 @@ def test_internal_failure_answers_451_and_the_retry_is_kept(
         row = front_status(front_home, want=False, name="intake")
         assert (row.last_error or "").startswith("a message could not be kept (")
     finally:
-        blobs.unlink()
-        aside.rename(blobs)
+        with front_home.engine.begin() as c:
+            c.exec_driver_sql("DROP TRIGGER refuse")
     assert send(front, ABUSER, ["alice@example.org"], raw) == {}
     assert [i.action for i in vault_items(front_home, raw)] == ["quarantine"]
     assert mailbox(dovecot_clean, "alice") == []  # held mail is never relayed, even on error
