@@ -50,10 +50,12 @@ def receive(
     raw: bytes,
     received_at: datetime | None = None,
     commit: Commit | None = None,
+    decision: Decision | None = None,
 ) -> Outcome:
-    """``commit`` is the group committer when called from the web; default one at a time."""
+    """``commit`` is the group committer when called from the web; default one at a time.
+    ``decision`` is the one the caller already made for these facts, if any."""
     facts = facts_from_sms(text.sender, text.text)
-    decision = intake.decide(facts)
+    decision = decision or intake.decide(facts)
     meta: dict[str, object] = {
         "provider": text.provider,
         "provider_message_id": text.message_id,

@@ -32,6 +32,7 @@ from nocontact.channels.sms.group import GroupCommit
 from nocontact.channels.sms.receive import receive as receive_text  # ASGI has a `receive`
 from nocontact.errors import ConfigError
 from nocontact.intake import Intake
+from nocontact.matching.facts import facts_from_sms
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
 
@@ -145,8 +146,21 @@ class SmsWebhooks:
         if text is None:  # a delivery report or other event: nothing to keep
             await _reply(send, gw)
             return
+        # Deciding is a lookup in memory plus one small read: done here, so a text that is
+        # neither kept nor forwarded is answered without a trip through the thread pool.
+        decision = self.intake.decide(facts_from_sms(text.sender, text.text))
+        if decision.action == "deliver" and self.rt.config.sms.forward is None:
+            await _reply(send, gw)
+            return
         outcome = await run_in_threadpool(
-            receive_text, self.rt, self.intake, text, raw, received_at, self.group.process
+            receive_text,
+            self.rt,
+            self.intake,
+            text,
+            raw,
+            received_at,
+            self.group.process,
+            decision,
         )
         if outcome.retry:
             await _answer(send, 503)
