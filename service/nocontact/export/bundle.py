@@ -191,13 +191,15 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
     coparent = CoparentLog() if plan.filters.action == "record" else None
     pdf = PdfWorker(cover, records, workdir / f".{os.getpid()}-{id(plan)}.pdf.part")
     try:
-        with tempfile.TemporaryFile("w+", encoding="utf-8", dir=workdir) as html_tmp:
+        # one read snapshot for every original (items are never rewritten, only added)
+        with (
+            tempfile.TemporaryFile("w+", encoding="utf-8", dir=workdir) as html_tmp,
+            read_session(rt.engine) as rs,
+        ):
             report = HtmlReport(html_tmp, cover)
             report.timeline(records)
             for n, p in enumerate(plan.pending, start=1):
-                with read_session(rt.engine) as rs:  # one short read each, not one long one
-                    sealed = sealed_original(rs, rt.blobs, p.blob)
-                raw = unseal(sealed, p.identity)
+                raw = unseal(sealed_original(rs, rt.blobs, p.blob), p.identity)
                 if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                     raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
                 z.put(p.record.file, raw)

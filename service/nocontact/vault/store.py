@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -16,6 +17,7 @@ from nocontact.vault.blobs import BlobStore
 from nocontact.vault.crypto import new_identity, seal, unseal
 
 _BLOBS = table(SealedBlob)
+_READ_BLOB = sa_select(_BLOBS.c.data).where(_BLOBS.c.address == bindparam("address"))
 
 
 # Sealed originals up to this size live in the database (``SealedBlob``), larger ones in blob
@@ -62,8 +64,7 @@ def seal_item(
 def sealed_original(session: Session, blobs: BlobStore, address: str) -> bytes:
     """The sealed bytes at ``address``, from the database or the blob files, checked against
     the address either way. A Core read: nothing is kept in the session."""
-    q = sa_select(_BLOBS.c.data).where(_BLOBS.c.address == address)
-    data = session.connection().execute(q).scalar()
+    data = session.connection().execute(_READ_BLOB, {"address": address}).scalar()
     if data is None:
         return blobs.get(address)
     if hashlib.sha256(data).hexdigest() != address:
