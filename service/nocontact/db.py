@@ -17,8 +17,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
@@ -125,6 +123,12 @@ class HotReads:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (every branch head)."""
+    # Imported here: Alembic (with Mako and every SQLAlchemy dialect it knows) costs a short
+    # command like ``nocontact poll`` about 0.14 s, and ``schema.is_current`` usually finds
+    # nothing to do.
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(resources.files("nocontact") / "migrations"))
     with engine.begin() as conn:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from nocontact.channels.imap import cursors
 from nocontact.channels.imap.client import Connection
+from nocontact.channels.imap.outbox import Outbox
 from nocontact.channels.imap.report import AccountReport
 from nocontact.config import ImapAccount
 from nocontact.coparent.holding import hold
@@ -52,11 +53,14 @@ def run_batch(
     f: Folder,
     uids: list[int],
     report: AccountReport,
+    outbox: Outbox,
     *,
     sweep: bool,
     ahead: list[int] | None = None,
 ) -> None:
-    """``ahead``: the UIDs of the batch after this one, read while this one is sealed."""
+    """``ahead``: the UIDs of the batch after this one, read while this one is sealed.
+    What is committed goes to ``outbox``, which removes it from the folder (and then moves the
+    cursor) a few batches at a time."""
     kept = _triage(conn, f, uids, report, ahead=ahead)
     for group in _groups(kept):
         _fetch_whole(conn, {u: kept[u] for u in group})
@@ -82,8 +86,7 @@ def run_batch(
                         to_hold.append(uid)
                 else:
                     records.append(f.source_key(uid))
-        if to_remove:  # only now: every message of the group is committed
-            _remove(conn, f.account, to_remove)
+        outbox.add(to_remove)  # only now: every message of the group is committed
         if to_hold:  # co-parent mail waits for its delivery time (coparent.deliver)
             conn.ensure_folder(f.account.coparent_folder)
             conn.move(to_hold, f.account.coparent_folder)
@@ -93,16 +96,10 @@ def run_batch(
                     cursors.mark_delivered(s, intake.rt.household_id, key)
         for u in group:
             kept[u].raw = None  # the bytes are sealed; hold at most a group in memory
-    if not sweep:
-        with transaction(intake.rt.engine) as s:
-            cursors.advance(
-                s,
-                intake.rt.household_id,
-                f.account.name,
-                f.folder,
-                uidvalidity=f.uidvalidity,
-                last_uid=max(uids),
-            )
+        outbox.flush_if_due()  # (a batch of large mail can take a while)
+    if not sweep:  # a sweep reads mail below the cursor
+        outbox.handled(f.uidvalidity, max(uids))
+    outbox.flush_if_due()
 
 
 def _triage(
@@ -207,12 +204,3 @@ def _fetch_whole(conn: Connection, kept: dict[int, _Kept]) -> None:
                 if got_uid in kept and FULL_KEY in data:
                     kept[got_uid].raw = bytes(data[FULL_KEY])
             group, total = [], 0
-
-
-def _remove(conn: Connection, account: ImapAccount, uids: list[int]) -> None:
-    if account.after_quarantine == "delete" and conn.has(b"UIDPLUS"):
-        conn.delete(uids)
-        return
-    # Without UIDPLUS a delete could only be a bare EXPUNGE; hold in the folder instead.
-    conn.ensure_folder(account.quarantine_folder)
-    conn.move(uids, account.quarantine_folder)

@@ -8,6 +8,7 @@ never builds raw IMAP and can never issue a fetch that sets ``\\Seen`` (RFC 3501
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.response_parser import parse_fetch_response
 
 from nocontact.config import ImapAccount
 from nocontact.errors import ChannelError, ConfigError
@@ -60,6 +62,39 @@ def _refuse_seen(items: list[str]) -> None:
 
 
 Fetched = dict[int, dict[bytes, Any]]
+
+# The triage fetch (``RFC822.SIZE`` and a ``BODY.PEEK[]<0.n>`` prefix) as Dovecot and most
+# servers answer it: the items in the order asked, the prefix as one literal that imaplib has
+# already read to its exact length. imapclient's general parser costs about 24 us a message
+# there (0.12 s of a 5,000-message first pass), this about 2. Any other shape (another order,
+# a quoted string or NIL, an unsolicited FLAGS update) goes to imapclient's parser.
+_TRIAGE_HEAD = re.compile(rb"(\d+) \(UID (\d+) RFC822\.SIZE (\d+) BODY\[\]<0> \{(\d+)\}\Z")
+
+
+def _is_triage(items: list[str]) -> bool:
+    return (
+        len(items) == 2
+        and items[0].upper() == "RFC822.SIZE"
+        and items[1].upper().startswith("BODY.PEEK[]<0.")
+    )
+
+
+def _parse_triage(data: list[Any], wanted: set[int]) -> Fetched | None:
+    """The responses as ``imapclient`` would return them, or None when any is not of the
+    plain shape (the caller then uses imapclient's parser on all of them)."""
+    out: Fetched = {}
+    items = iter(data)
+    for item in items:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return None
+        head, literal = item
+        m = _TRIAGE_HEAD.match(head) if isinstance(head, bytes) else None
+        if m is None or len(literal) != int(m[4]) or next(items, None) != b")":
+            return None
+        uid = int(m[2])
+        if uid in wanted:  # as imapclient: unsolicited responses for other mail are dropped
+            out[uid] = {b"SEQ": int(m[1]), b"RFC822.SIZE": int(m[3]), b"BODY[]<0>": literal}
+    return out
 
 
 class Connection:
@@ -115,8 +150,22 @@ class Connection:
             self._ahead = None
             return future.result()
         self._settle()
-        result: Fetched = self.client.fetch(wanted, items)
-        return result
+        return self._fetch_now(wanted, items)
+
+    def _fetch_now(self, wanted: list[int], items: list[str]) -> Fetched:
+        if not _is_triage(items):
+            result: Fetched = self.client.fetch(wanted, items)
+            return result
+        # the same command imapclient sends (UID FETCH), read by imaplib, parsed here
+        imap = self.client._imap
+        typ, data = imap.uid("FETCH", ",".join(map(str, wanted)), f"({' '.join(items)})")
+        if typ != "OK":
+            raise IMAPClientError(f"fetch failed: {typ}")
+        fast = _parse_triage(data, set(wanted))
+        if fast is not None:
+            return fast
+        parsed = parse_fetch_response(data, self.client.normalise_times, True)
+        return {u: parsed[u] for u in wanted if u in parsed}
 
     def fetch_ahead(self, uids: Iterable[int], items: list[str]) -> None:
         """Start the fetch a later ``fetch(uids, items)`` will ask for, on a worker thread, so
@@ -129,7 +178,7 @@ class Connection:
         self._settle()
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-ahead")
-        future = self._pool.submit(self.client.fetch, wanted, items)
+        future = self._pool.submit(self._fetch_now, wanted, items)
         self._ahead = ((tuple(wanted), tuple(items)), future)
 
     def ensure_folder(self, folder: str) -> None:

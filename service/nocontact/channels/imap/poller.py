@@ -14,12 +14,14 @@ Per folder, in UID order and in batches:
 3. ``decide`` on those facts; full ``BODY.PEEK[]`` only for what is kept and was cut short.
 4. ``Intake.prepare`` seals each kept original (blob written and fsynced), then
    ``Intake.commit_many`` commits a group of them in one transaction (one database sync).
-5. Only after the group is committed: ``UID MOVE`` to the quarantine folder (or delete); at
-   the end of the batch the cursor moves past it. A crash anywhere before that means the batch
-   is looked at again: what is already in the vault is found by source key or SHA-256 and only
-   moved. Co-parent mail stays in the folder, or, when ``[household]
-   coparent_delivery_times`` is set, waits in the account's ``coparent_folder`` until
-   ``coparent.deliver`` moves it into the INBOX at the delivery time.
+5. Only after the group is committed: ``UID MOVE`` to the quarantine folder (or delete),
+   several batches' worth in one command (``outbox``: at most 1,000 UIDs or about a second
+   after the oldest, and always at the end of the pass); after the move the cursor moves past
+   those batches. A crash anywhere before that means the batches are looked at again: what
+   is already in the vault is found by source key or SHA-256 and only moved. Co-parent mail
+   stays in the folder, or, when ``[household] coparent_delivery_times`` is set, waits in
+   the account's ``coparent_folder`` until ``coparent.deliver`` moves it into the INBOX at
+   the delivery time.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sqlmodel import Session
 from nocontact.channels.imap import cursors
 from nocontact.channels.imap.batch import BATCH, Folder, run_batch
 from nocontact.channels.imap.client import Connection, ImapError, describe, session
+from nocontact.channels.imap.outbox import Outbox
 from nocontact.channels.imap.report import AccountReport
 from nocontact.config import ImapAccount
 from nocontact.db import transaction
@@ -96,11 +99,17 @@ def _poll_folder(
         log.info("account %s folder %s: UIDVALIDITY changed; rescanning", account.name, folder)
     f = Folder(account, folder, uidvalidity, bl)
     uids = conn.uids_from(1 if last == 0 else last + 1)
-    if last and cur is not None and cur.list_version < version:
-        old = [u for u in conn.uids_from(1) if u <= last]
-        log.info("account %s folder %s: list changed; sweeping", account.name, folder)
-        _run_batches(intake, conn, f, old, report, sweep=True)
-    _run_batches(intake, conn, f, uids, report, sweep=False)
+    outbox = Outbox(rt, conn, account, folder)
+    try:
+        if last and cur is not None and cur.list_version < version:
+            old = [u for u in conn.uids_from(1) if u <= last]
+            log.info("account %s folder %s: list changed; sweeping", account.name, folder)
+            _run_batches(intake, conn, f, old, report, outbox, sweep=True)
+        _run_batches(intake, conn, f, uids, report, outbox, sweep=False)
+    except BaseException:
+        outbox.flush_after_error()
+        raise
+    outbox.flush()
     with transaction(rt.engine) as s:
         cursors.advance(
             s,
@@ -119,10 +128,11 @@ def _run_batches(
     f: Folder,
     uids: list[int],
     report: AccountReport,
+    outbox: Outbox,
     *,
     sweep: bool,
 ) -> None:
     batches = [uids[i : i + BATCH] for i in range(0, len(uids), BATCH)]
     for n, batch in enumerate(batches):
         ahead = batches[n + 1] if n + 1 < len(batches) else None
-        run_batch(intake, conn, f, batch, report, sweep=sweep, ahead=ahead)
+        run_batch(intake, conn, f, batch, report, outbox, sweep=sweep, ahead=ahead)
