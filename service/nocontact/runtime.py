@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -20,7 +21,9 @@ from nocontact.errors import UsageError
 from nocontact.models import Household
 from nocontact.schema import is_current
 from nocontact.vault.blobs import BlobStore
-from nocontact.vault.signing import Signer
+
+if TYPE_CHECKING:  # cryptography loads only when something is signed
+    from nocontact.vault.signing import Signer
 
 
 def resolve_home(home: str | None) -> Path:
@@ -48,6 +51,8 @@ class Runtime:
     @property
     def signer(self) -> Signer:
         if self._signer is None:
+            from nocontact.vault.signing import Signer
+
             self._signer = Signer.load(self.signing_key_path)
         return self._signer
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam
 from sqlalchemy import insert as sa_insert
@@ -25,7 +25,9 @@ from sqlmodel import Session, col, select
 
 from nocontact.errors import LedgerError
 from nocontact.models import GENESIS, Checkpoint, Household, LedgerEntry, table, utcnow
-from nocontact.vault.signing import Signer, verify_signature
+
+if TYPE_CHECKING:  # cryptography loads only when something is signed or checked
+    from nocontact.vault.signing import Signer
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -189,6 +191,8 @@ def checkpoint(session: Session, household_id: int, signer: Signer) -> Checkpoin
 
 
 def checkpoint_holds(cp: Checkpoint, public_pem: str, lines: list[ChainLine]) -> bool:
+    from nocontact.vault.signing import verify_signature
+
     if not verify_signature(public_pem, bytes.fromhex(cp.signature), cp.statement.encode()):
         return False
     st = json.loads(cp.statement)

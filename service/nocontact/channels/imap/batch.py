@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from nocontact.channels.imap import cursors
@@ -22,7 +21,6 @@ PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if
 FULL_BATCH_BYTES = 16 * 1024 * 1024  # bound on one full-body fetch
 START, START_KEY = f"BODY.PEEK[]<0.{PREFIX}>", b"BODY[]<0>"
 FULL, FULL_KEY = "BODY.PEEK[]", b"BODY[]"
-SEAL_WORKERS = 4
 MOVED = ("quarantine", "review")
 COUNTER = {"quarantine": "quarantined", "record": "recorded", "review": "review"}
 
@@ -149,8 +147,8 @@ def _groups(kept: dict[int, _Kept]) -> list[list[int]]:
 def _seal(
     intake: Intake, f: Folder, todo: list[tuple[int, _Kept]]
 ) -> list[tuple[int, IntakeResult]]:
-    """Seal each original (blob written and fsynced), then commit them all in one transaction
-    (one database sync for the group, not one per message)."""
+    """Seal each original, then commit them all in one transaction: ``commit_many`` makes the
+    group durable with one database sync (and one overlapped sync of any large blob files)."""
     done: dict[int, IntakeResult] = {}
     prepared: list[tuple[int, Prepared]] = []
 
@@ -167,14 +165,14 @@ def _seal(
         )
         return intake.prepare(msg, decision=decide(facts, f.blocklist))
 
-    # Sealing waits on fsync (file and directory); a few at once overlap those waits. Nothing
-    # is committed here, so the order of the crash-safe steps is unchanged.
-    with ThreadPoolExecutor(max_workers=SEAL_WORKERS, thread_name_prefix="imap-seal") as pool:
-        for (uid, _), p in zip(todo, pool.map(prepare, todo), strict=True):
-            if isinstance(p, IntakeResult):
-                done[uid] = p  # already in the vault (a repeat after a crash), or not kept
-            else:
-                prepared.append((uid, p))
+    # A plain loop: sealing no longer waits on fsync (that moved to commit_many) and holds the
+    # interpreter lock, so threads here only added switching (measured: 0.5 s vs 0.8 s / 1,000).
+    for job in todo:
+        p = prepare(job)
+        if isinstance(p, IntakeResult):
+            done[job[0]] = p  # already in the vault (a repeat after a crash), or not kept
+        else:
+            prepared.append((job[0], p))
     if prepared:
         committed = intake.commit_many([p for _, p in prepared])
         done.update((uid, r) for (uid, _), r in zip(prepared, committed, strict=True))
