@@ -12,8 +12,10 @@ from nocontact.vault.blobs import BlobStore
 
 def test_put_is_idempotent_and_leaves_no_temporary_files(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "blobs")
-    a = store.put(b"sealed bytes")
-    assert store.put(b"sealed bytes") == a
+    a = store.stage(b"sealed bytes")
+    store.make_durable([a])
+    assert store.stage(b"sealed bytes") == a  # already in place: nothing staged again
+    store.make_durable([a])
     assert store.get(a) == b"sealed bytes"
     files = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     assert files == [store.path(a)]
@@ -22,7 +24,8 @@ def test_put_is_idempotent_and_leaves_no_temporary_files(tmp_path: Path) -> None
 
 def test_a_changed_blob_is_refused_on_read(tmp_path: Path) -> None:
     store = BlobStore(tmp_path / "blobs")
-    a = store.put(b"sealed bytes")
+    a = store.stage(b"sealed bytes")
+    store.make_durable([a])
     store.path(a).write_bytes(b"sealed bytez")
     with pytest.raises(VaultError, match="does not match"):
         store.get(a)

@@ -72,12 +72,6 @@ class BlobStore:
         final = self.path(address)
         return final.with_name(TMP + address)
 
-    def put(self, data: bytes) -> str:
-        """Write one blob durably (stage + make_durable)."""
-        address = self.stage(data)
-        self.make_durable([address])
-        return address
-
     def stage(self, data: bytes) -> str:
         """Write the bytes beside their final name, unsynced; ``make_durable`` finishes."""
         address = hashlib.sha256(data).hexdigest()

@@ -4,7 +4,8 @@ Only configured providers answer; every other request (other paths, methods, unk
 providers) passes to the page app, which answers 404/405 like any unknown path. The reply never
 depends on the decision: held and allowed texts get the same empty answer (Twilio an empty
 ``<Response/>``, the others an empty 200), so the provider, and anyone watching it, learns
-nothing. The intake is synchronous (fsync, SQLite), so it runs in the thread pool.
+nothing. A text neither kept nor forwarded is decided and answered in the event loop; the
+rest of the intake is synchronous (fsync, SQLite), so it runs in the thread pool.
 
 This is plain ASGI in front of the FastAPI pages, not a FastAPI route: a webhook needs no
 sessions, CSRF, dependency injection or page routing, and those cost several times the bare
@@ -146,8 +147,8 @@ class SmsWebhooks:
         if text is None:  # a delivery report or other event: nothing to keep
             await _reply(send, gw)
             return
-        # Deciding is a lookup in memory plus one small read: done here, so a text that is
-        # neither kept nor forwarded is answered without a trip through the thread pool.
+        # Deciding is a lookup in memory plus one small read (the list is reloaded only after
+        # it changes): done here, so a text neither kept nor forwarded skips the thread pool.
         decision = self.intake.decide(facts_from_sms(text.sender, text.text))
         if decision.action == "deliver" and self.rt.config.sms.forward is None:
             await _reply(send, gw)
