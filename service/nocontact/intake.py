@@ -25,12 +25,13 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, or_, select
 
-from nocontact.db import HotReads, read_session, transaction
+from nocontact.db import HotReads, insert_new, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
-from nocontact.models import Household, ItemKey, SealedBlob, VaultItem, table, utcnow
+from nocontact.models import BatchKey, Household, ItemKey, SealedBlob, VaultItem, table, utcnow
 from nocontact.people.service import load_blocklist
 from nocontact.runtime import Runtime
 from nocontact.vault import ledger
+from nocontact.vault.batches import KeyRing
 from nocontact.vault.store import Sealed, seal_item
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ _EXISTING = (
     "SELECT id FROM vaultitem WHERE household_id = :hid AND (source_key = :key OR sha256 = :sha)"
     " LIMIT 1"
 )
-_RECIPIENTS = "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active"
+_RECIPIENTS = (
+    "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active ORDER BY id"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Intake:
         self._lock = threading.Lock()
         self._cache: dict[int, tuple[int, BlockList]] = {}
         self._reads = HotReads(rt.engine)
+        self.keys = KeyRing()
 
     def blocklist(self, session: Session, household_id: int) -> BlockList:
         h = session.get(Household, household_id)
@@ -157,7 +161,8 @@ class Intake:
             "notes": list(msg.facts.notes),
             **msg.meta,
         }
-        sealed = seal_item(self.rt.blobs, msg.raw, meta, recipients)
+        batch = self.keys.batch(hid, recipients)
+        sealed = seal_item(self.rt.blobs, msg.raw, meta, batch, sha)
         return Prepared(msg, hid, d, sha, sealed)
 
     def commit_many(self, batch: Sequence[Prepared]) -> list[IntakeResult]:
@@ -259,11 +264,11 @@ class Intake:
         )
         ids = [int(i) for i in s.connection().execute(insert_items, rows).scalars() if i]
         assert len(ids) == len(rows)
-        keys = [
-            {"item_id": item_id, "recipient_id": rid, "wrapped": wrapped}
-            for item_id, p in zip(ids, batch, strict=True)
-            for rid, wrapped in p.sealed.keys
-        ]
+        batches = {p.sealed.batch.id: p.sealed.batch for p in batch}
+        # a batch key spans commits: its rows go in with the first item sealed in it
+        batch_keys = [r for b in batches.values() for r in b.rows()]
+        insert_new(s.connection(), table(BatchKey), batch_keys)
+        keys = [r for i, p in zip(ids, batch, strict=True) for r in p.sealed.key_rows(i)]
         s.connection().execute(sa_insert(table(ItemKey)), keys)
         inline = [r for p in batch if (r := p.sealed.row(hid)) is not None]
         if inline:  # the small originals themselves, durable with this commit

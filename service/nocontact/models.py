@@ -112,10 +112,26 @@ class SealedBlob(SQLModel, table=True):
 
 
 class ItemKey(SQLModel, table=True):
-    """An item's own age identity, sealed to one recipient (owner, reviewer or recovery)."""
+    """An item's key for one recipient (owner, reviewer or recovery): the row also says that
+    this recipient may open the item.
+
+    Format 2 (``batch`` set): ``wrapped`` is the item's AES-256-GCM data key wrapped under the
+    batch key, which ``BatchKey`` seals to the recipient. Format 1 (``batch`` empty, items
+    sealed before migration 0013): ``wrapped`` is the item's own age identity sealed to the
+    recipient."""
 
     item_id: int = Field(foreign_key="vaultitem.id", primary_key=True, ondelete="CASCADE")
     recipient_id: int = Field(foreign_key="recipient.id", primary_key=True)
+    wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    batch: str | None = None
+
+
+class BatchKey(SQLModel, table=True):
+    """A batch key sealed with age to one recipient (see ``vault.batches``)."""
+
+    batch: str = Field(primary_key=True)
+    recipient_id: int = Field(foreign_key="recipient.id", primary_key=True)
+    household_id: int = Field(foreign_key="household.id", index=True)
     wrapped: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 

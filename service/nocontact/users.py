@@ -148,7 +148,7 @@ def reset_with_recovery(
     key is sealed to it afresh from the recovery holder's copy. The caller commits.
     """
     from nocontact.models import ItemKey
-    from nocontact.vault.crypto import seal, unseal
+    from nocontact.vault.store import Opener, give_access
 
     check_passphrase_strength(new_passphrase)
     user = find_user(session, household_id, name)
@@ -158,17 +158,9 @@ def reset_with_recovery(
     old = session.get(Recipient, user.recipient_id)
     fresh = _new_recipient(session, household_id, user.role, new_passphrase)
     assert fresh.id is not None
-    rekeyed = 0
-    for key in session.exec(select(ItemKey).where(ItemKey.recipient_id == recovery_id)).all():
-        item_identity = unseal(key.wrapped, recovery_identity)
-        session.add(
-            ItemKey(
-                item_id=key.item_id,
-                recipient_id=fresh.id,
-                wrapped=seal(item_identity, [fresh.public_key]),
-            )
-        )
-        rekeyed += 1
+    holder = Opener(session, recovery_id, recovery_identity)
+    keys = session.exec(select(ItemKey).where(ItemKey.recipient_id == recovery_id)).all()
+    rekeyed = give_access(session, household_id, holder, [fresh], keys, set())
     if old is not None:
         old.active = False
         old.revoked_at = utcnow()

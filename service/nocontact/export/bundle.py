@@ -41,10 +41,9 @@ from nocontact.export.zipwriter import ZipWriter
 from nocontact.models import Household
 from nocontact.orders.timeline import bundle_violations, bundle_violations_text
 from nocontact.runtime import Runtime
-from nocontact.vault import ledger
+from nocontact.vault import envelope, ledger
 from nocontact.vault.blobs import fsync_dir
-from nocontact.vault.crypto import unseal
-from nocontact.vault.store import sealed_original
+from nocontact.vault.store import open_part, sealed_original
 
 log = logging.getLogger(__name__)
 VIOLATIONS = "violations.csv"  # present when a protective order is recorded
@@ -199,7 +198,7 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
             report = HtmlReport(html_tmp, cover)
             report.timeline(records)
             for n, p in enumerate(plan.pending, start=1):
-                raw = unseal(sealed_original(rs, rt.blobs, p.blob), p.identity)
+                raw = open_part(p.secret, sealed_original(rs, rt.blobs, p.blob), envelope.ORIGINAL)
                 if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                     raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
                 z.put(p.record.file, raw)

@@ -9,21 +9,19 @@ the originals one at a time.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from sqlmodel import Session
 
-from nocontact.errors import VaultError
 from nocontact.export import manifest as mf
 from nocontact.export.manifest import ItemRecord
 from nocontact.export.report import Cover
 from nocontact.export.scope import ExportFilters, batches
 from nocontact.models import VaultItem
 from nocontact.vault import ledger
-from nocontact.vault.crypto import unseal
+from nocontact.vault.store import ItemSecret, Opener, open_meta
 
 EXTENSIONS = {"email": ".eml", "sms": ".json"}
 
@@ -32,7 +30,7 @@ EXTENSIONS = {"email": ".eml", "sms": ".json"}
 class Pending:
     record: ItemRecord
     blob: str
-    identity: str
+    secret: ItemSecret
     sms_text: str | None  # a gateway's text as given in the sealed metadata, if any
 
 
@@ -49,12 +47,11 @@ def _file_name(n: int, item: VaultItem) -> str:
 
 def first_pass(session: Session, ids: list[int], recipient_id: int, identity: str) -> list[Pending]:
     pending: list[Pending] = []
+    opener = Opener(session, recipient_id, identity)  # each batch key opened once
     for batch in batches(session, ids, recipient_id):
-        for item, wrapped in batch:
-            if wrapped is None:
-                raise VaultError(f"item {item.id} is not sealed to this key")
-            ident = unseal(wrapped, identity).decode()
-            meta = json.loads(unseal(item.sealed_meta, ident))
+        for item, key in batch:
+            secret = opener.secret(item, key)
+            meta = open_meta(secret, item)
             sender, name = mf.sender_of(list(meta.get("parties") or []))
             assert item.id is not None
             rec = ItemRecord(
@@ -73,7 +70,7 @@ def first_pass(session: Session, ids: list[int], recipient_id: int, identity: st
                 ledger_seq=item.ledger_seq,
             )
             text = meta.get("text")
-            pending.append(Pending(rec, item.blob, ident, text if isinstance(text, str) else None))
+            pending.append(Pending(rec, item.blob, secret, text if isinstance(text, str) else None))
     return pending
 
 

@@ -89,7 +89,7 @@ def item_ids(session: Session, household_id: int, filters: ExportFilters) -> lis
 
 def batches(
     session: Session, ids: list[int], recipient_id: int
-) -> Iterator[list[tuple[VaultItem, bytes | None]]]:
+) -> Iterator[list[tuple[VaultItem, ItemKey | None]]]:
     """Items with their key for this holder, a batch at a time (memory stays flat)."""
     for start in range(0, len(ids), BATCH):
         chunk = ids[start : start + BATCH]
@@ -99,7 +99,7 @@ def batches(
                 col(ItemKey.item_id).in_(chunk), ItemKey.recipient_id == recipient_id
             )
         ).all()
-        wrapped = {k.item_id: k.wrapped for k in keys}
+        by_item = {k.item_id: k for k in keys}
         by_id = {r.id: r for r in rows}
-        yield [(by_id[i], wrapped.get(i)) for i in chunk if i in by_id]
+        yield [(by_id[i], by_item.get(i)) for i in chunk if i in by_id]
         session.expunge_all()

@@ -1,10 +1,11 @@
 """Sealing with age (pyrage). Pure: bytes in, bytes out; no home-made cryptography.
 
-Each item gets its own X25519 identity. The original and its metadata are encrypted to that
-item key, and the item key is encrypted to every holder (owner, reviewers, recovery code). The
-running service holds only public keys, so it can seal but never open. Giving a new reviewer
-access means re-encrypting a small item key, not the original. Holders' identities are wrapped
-with their passphrase in age's scrypt mode, so the ``age`` command line can unwrap them too.
+Every holder (owner, reviewers, recovery code) has an X25519 identity. What is sealed to them
+with age: batch keys (``vault.batches``; items themselves are AES-256-GCM, ``vault.envelope``)
+and, for items sealed before vault format 2, each item's own age identity. The running service
+holds only public keys, so it can seal but never open. Giving a new reviewer access means
+re-encrypting small keys, not the originals. Holders' identities are wrapped with their
+passphrase in age's scrypt mode, so the ``age`` command line can unwrap them too.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from nocontact.errors import VaultError
-from nocontact.models import ItemKey, Recipient, SealedBlob, VaultItem, table
+from nocontact.models import BatchKey, ItemKey, Recipient, SealedBlob, VaultItem, table
+from nocontact.vault import envelope
+from nocontact.vault.batches import Batch
 from nocontact.vault.blobs import BlobStore
-from nocontact.vault.crypto import new_identity, seal, unseal
+from nocontact.vault.crypto import seal, unseal
 
 _BLOBS = table(SealedBlob)
 _READ_BLOB = sa_select(_BLOBS.c.data).where(_BLOBS.c.address == bindparam("address"))
@@ -30,7 +33,8 @@ INLINE_MAX = 128 * 1024
 class Sealed:
     blob: str  # address of the sealed original (SHA-256 of the sealed bytes)
     sealed_meta: bytes
-    keys: tuple[tuple[int, bytes], ...]  # (recipient id, item identity sealed to it)
+    batch: Batch  # the batch key the data key is wrapped under
+    wrapped_key: bytes  # the item's data key, wrapped under the batch key
     inline: bytes | None = None  # the sealed original, when it is kept in the database
 
     def row(self, household_id: int) -> dict[str, Any] | None:
@@ -39,6 +43,14 @@ class Sealed:
             return None
         return {"address": self.blob, "household_id": household_id, "data": self.inline}
 
+    def key_rows(self, item_id: int) -> list[dict[str, Any]]:
+        """The item's ``ItemKey`` rows: one per recipient of its batch."""
+        batch, wrapped = self.batch.id, self.wrapped_key
+        return [
+            {"item_id": item_id, "recipient_id": rid, "wrapped": wrapped, "batch": batch}
+            for rid, _ in self.batch.recipients
+        ]
+
 
 def active_recipients(session: Session, household_id: int) -> list[Recipient]:
     q = select(Recipient).where(Recipient.household_id == household_id, col(Recipient.active))
@@ -46,19 +58,20 @@ def active_recipients(session: Session, household_id: int) -> list[Recipient]:
 
 
 def seal_item(
-    blobs: BlobStore, raw: bytes, meta: dict[str, Any], recipients: list[tuple[int, str]]
+    blobs: BlobStore, raw: bytes, meta: dict[str, Any], batch: Batch, sha256: str
 ) -> Sealed:
-    """Encrypt the original and stage it in the blob store; nothing here can read it back.
-    The caller makes the blob durable (``BlobStore.make_durable``) before anything refers to it."""
-    if not recipients:
-        raise VaultError("the vault has no keys to seal to; run `nocontact init`")
-    identity, public = new_identity()
-    original = seal(raw, [public])
-    sealed_meta = seal(json.dumps(meta, ensure_ascii=False).encode(), [public])
-    keys = tuple((rid, seal(identity.encode(), [pub])) for rid, pub in recipients)
+    """Encrypt the original and its metadata under a fresh data key wrapped in ``batch``, and
+    stage the original in the blob store if it is too large for the database; nothing here can
+    read it back. The caller makes a staged blob durable (``BlobStore.make_durable``) and
+    inserts the batch's ``BatchKey`` rows before anything refers to them."""
+    key = envelope.new_key()
+    original = envelope.seal(key, raw, envelope.ORIGINAL)
+    sealed_meta = envelope.seal(key, json.dumps(meta, ensure_ascii=False).encode(), envelope.META)
+    wrapped = envelope.wrap_key(batch.key, key, batch.id, sha256)
     if len(original) <= INLINE_MAX:
-        return Sealed(hashlib.sha256(original).hexdigest(), sealed_meta, keys, original)
-    return Sealed(blobs.stage(original), sealed_meta, keys)
+        address = hashlib.sha256(original).hexdigest()
+        return Sealed(address, sealed_meta, batch, wrapped, original)
+    return Sealed(blobs.stage(original), sealed_meta, batch, wrapped)
 
 
 def sealed_original(session: Session, blobs: BlobStore, address: str) -> bytes:
@@ -72,21 +85,112 @@ def sealed_original(session: Session, blobs: BlobStore, address: str) -> bytes:
     return bytes(data)
 
 
-def item_identity(session: Session, item: VaultItem, recipient_id: int, identity: str) -> str:
-    key = session.get(ItemKey, (item.id, recipient_id))
-    if key is None:
-        raise VaultError(f"item {item.id} is not sealed to this key")
-    return unseal(key.wrapped, identity).decode()
+# What opens one item: its own age identity (format 1) or its AES-256-GCM data key (format 2).
+ItemSecret = str | bytes
+
+
+def open_part(secret: ItemSecret, sealed: bytes, label: bytes) -> bytes:
+    """One sealed part of an item (``envelope.ORIGINAL`` or ``envelope.META``)."""
+    if isinstance(secret, str):
+        return unseal(sealed, secret)
+    return envelope.open_sealed(secret, sealed, label)
+
+
+def open_meta(secret: ItemSecret, item: VaultItem) -> dict[str, Any]:
+    meta = json.loads(open_part(secret, item.sealed_meta, envelope.META))
+    if not isinstance(meta, dict):
+        raise VaultError(f"item {item.id} has unreadable metadata")
+    return meta
+
+
+class Opener:
+    """Opens item keys for one holder, each batch key once: a batch is one age decryption,
+    however many of its items are opened (an export of thousands, a review page)."""
+
+    def __init__(self, session: Session, recipient_id: int, identity: str) -> None:
+        self.session = session
+        self.recipient_id = recipient_id
+        self.identity = identity
+        self._batches: dict[str, bytes] = {}
+
+    def batch_key(self, batch: str) -> bytes:
+        key = self._batches.get(batch)
+        if key is None:
+            row = self.session.get(BatchKey, (batch, self.recipient_id))
+            if row is None:
+                raise VaultError("a batch key is missing for this holder")
+            key = unseal(row.wrapped, self.identity)
+            self._batches[batch] = key
+        return key
+
+    def secret(self, item: VaultItem, key: ItemKey | None) -> ItemSecret:
+        """The secret of ``item`` from this holder's ``ItemKey`` row."""
+        if key is None or key.recipient_id != self.recipient_id:
+            raise VaultError(f"item {item.id} is not sealed to this key")
+        if key.batch is None:
+            return unseal(key.wrapped, self.identity).decode()
+        return envelope.unwrap_key(self.batch_key(key.batch), key.wrapped, key.batch, item.sha256)
+
+    def item_secret(self, item: VaultItem) -> ItemSecret:
+        return self.secret(item, self.session.get(ItemKey, (item.id, self.recipient_id)))
+
+
+def item_secret(session: Session, item: VaultItem, recipient_id: int, identity: str) -> ItemSecret:
+    return Opener(session, recipient_id, identity).item_secret(item)
 
 
 def open_item(
     session: Session, blobs: BlobStore, item: VaultItem, recipient_id: int, identity: str
 ) -> tuple[bytes, dict[str, Any]]:
     """The original bytes and the sealed metadata. The caller records the access."""
-    ident = item_identity(session, item, recipient_id, identity)
-    raw = unseal(sealed_original(session, blobs, item.blob), ident)
-    meta = json.loads(unseal(item.sealed_meta, ident))
-    return raw, meta
+    secret = item_secret(session, item, recipient_id, identity)
+    raw = open_part(secret, sealed_original(session, blobs, item.blob), envelope.ORIGINAL)
+    return raw, open_meta(secret, item)
+
+
+def batch_keys_held(session: Session, recipients: Iterable[Recipient]) -> set[tuple[str, int]]:
+    """(batch, recipient id) for every batch key already sealed to these recipients."""
+    ids = [r.id for r in recipients if r.id is not None]
+    q = select(BatchKey.batch, BatchKey.recipient_id).where(col(BatchKey.recipient_id).in_(ids))
+    return {(b, rid) for b, rid in session.exec(q).all()}
+
+
+def give_access(
+    session: Session,
+    household_id: int,
+    holder: Opener,
+    to: Sequence[Recipient],
+    keys: Iterable[ItemKey],
+    held: set[tuple[str, int]],
+) -> int:
+    """Give each recipient in ``to`` the items of ``keys`` (the holder's own ``ItemKey`` rows):
+    a format-2 item by sealing its batch key to the recipient (once per batch; ``held`` says
+    which are sealed already and is updated) and copying the wrapped data key, a format-1 item
+    by sealing its identity. Returns the item keys added; the caller commits."""
+    added = 0
+    for key in keys:
+        for r in to:
+            assert r.id is not None
+            if key.batch is None:
+                wrapped = seal(unseal(key.wrapped, holder.identity), [r.public_key])
+            else:
+                if (key.batch, r.id) not in held:
+                    sealed_key = seal(holder.batch_key(key.batch), [r.public_key])
+                    session.add(
+                        BatchKey(
+                            batch=key.batch,
+                            recipient_id=r.id,
+                            household_id=household_id,
+                            wrapped=sealed_key,
+                        )
+                    )
+                    held.add((key.batch, r.id))
+                wrapped = key.wrapped
+            session.add(
+                ItemKey(item_id=key.item_id, recipient_id=r.id, wrapped=wrapped, batch=key.batch)
+            )
+            added += 1
+    return added
 
 
 def rewrap_missing(
@@ -96,25 +200,24 @@ def rewrap_missing(
 
     Runs when the owner unlocks; returns how many keys were added. The caller commits.
     """
-    added = 0
     recipients = active_recipients(session, household_id)
-    items = session.exec(select(VaultItem).where(VaultItem.household_id == household_id)).all()
-    for item in items:
-        have = {
-            k.recipient_id
-            for k in session.exec(select(ItemKey).where(ItemKey.item_id == item.id)).all()
-        }
-        missing = [r for r in recipients if r.id not in have and r.id is not None]
-        if not missing or holder_recipient_id not in have:
-            continue
-        ident = item_identity(session, item, holder_recipient_id, identity)
-        for r in missing:
-            assert r.id is not None and item.id is not None
-            session.add(
-                ItemKey(
-                    item_id=item.id, recipient_id=r.id, wrapped=seal(ident.encode(), [r.public_key])
-                )
-            )
-            added += 1
+    holder = Opener(session, holder_recipient_id, identity)
+    held = batch_keys_held(session, recipients)
+    items = session.exec(select(VaultItem.id).where(VaultItem.household_id == household_id))
+    ids = [i for i in items.all() if i is not None]
+    added = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.exec(select(ItemKey).where(col(ItemKey.item_id).in_(chunk))).all()
+        have: dict[int, set[int]] = {}
+        mine: dict[int, ItemKey] = {}
+        for k in rows:
+            have.setdefault(k.item_id, set()).add(k.recipient_id)
+            if k.recipient_id == holder_recipient_id:
+                mine[k.item_id] = k
+        for item_id, key in mine.items():
+            missing = [r for r in recipients if r.id not in have[item_id] and r.id is not None]
+            if missing:
+                added += give_access(session, household_id, holder, missing, [key], held)
     session.flush()
     return added

@@ -8,7 +8,6 @@ item ids leave this module. Nothing about the sender is stored or logged.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,7 @@ from sqlmodel import Session, col, select
 from nocontact.errors import VaultError
 from nocontact.models import Household, ItemKey, VaultItem
 from nocontact.people.gobetween import Sender, listed_as, sender_of
-from nocontact.vault.crypto import unseal
-from nocontact.vault.store import item_identity
+from nocontact.vault.store import Opener, open_meta
 from nocontact.web.keyring import Unlocked
 
 log = logging.getLogger(__name__)
@@ -33,15 +31,13 @@ class Group:
     item_ids: tuple[int, ...]  # newest first
 
 
-def open_meta(s: Session, item: VaultItem, held: Unlocked) -> dict[str, Any] | None:
+def _meta(opener: Opener, item: VaultItem) -> dict[str, Any] | None:
     """The sealed metadata of one item (not the original), or None if not sealed to us."""
     try:
-        ident = item_identity(s, item, held.recipient_id, held.identity)
-        meta = json.loads(unseal(item.sealed_meta, ident))
+        return open_meta(opener.item_secret(item), item)
     except (VaultError, ValueError):
         log.warning("metadata of item %s could not be opened", item.id)
         return None
-    return meta if isinstance(meta, dict) else None
 
 
 def _held_for_review(s: Session, household_id: int, held: Unlocked) -> list[VaultItem]:
@@ -68,8 +64,9 @@ def new_sender_groups(
     region = h.default_region if h else "GB"
     by_sender: dict[tuple[str, str], list[int]] = {}
     senders: dict[tuple[str, str], Sender] = {}
+    opener = Opener(s, held.recipient_id, held.identity)  # each batch key opened once
     for item in _held_for_review(s, household_id, held):
-        meta = open_meta(s, item, held)
+        meta = _meta(opener, item)
         sender = sender_of(meta, region) if meta is not None else None
         if sender is None or item.id is None:
             continue
