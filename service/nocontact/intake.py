@@ -185,6 +185,7 @@ class Intake:
                 fresh_ids = iter(self._insert_many(s, fresh))
         except IntegrityError:
             return [self._commit_one(p, None) for p in batch]
+        self.keys.mark_stored(p.sealed.batch for p in fresh)
         ids = [None if t is not None else next(fresh_ids) for t in twin]
         results = []
         for p, t, item_id in zip(batch, twin, ids, strict=True):
@@ -212,6 +213,7 @@ class Intake:
                 (item_id,) = self._insert_many(s, [p])
                 if in_transaction is not None:
                     in_transaction(s)
+            self.keys.mark_stored([p.sealed.batch])
         except (_Duplicate, IntegrityError) as e:
             # lost a race with another delivery of the same message: keep theirs, drop ours
             self.rt.blobs.discard(p.sealed.blob)
@@ -225,15 +227,14 @@ class Intake:
         log.info("kept item %s channel=%s action=%s", item_id, msg.channel, d.action)
         return IntakeResult(d, sha, item_id)
 
-    @staticmethod
-    def _insert_many(s: Session, batch: Sequence[Prepared]) -> list[int]:
+    def _insert_many(self, s: Session, batch: Sequence[Prepared]) -> list[int]:
         """The vault rows, their keys and their ledger entries, in the caller's transaction:
         one multi-row insert per table and one lock of the ledger head, however many items."""
         if not batch:
             return []
         hid = batch[0].household_id
         if any(p.household_id != hid for p in batch):
-            return [i for p in batch for i in Intake._insert_many(s, [p])]
+            return [i for p in batch for i in self._insert_many(s, [p])]
         locked = ledger.lock_head(s, hid)
         head = locked[0]
         now = utcnow()
@@ -264,10 +265,10 @@ class Intake:
         )
         ids = [int(i) for i in s.connection().execute(insert_items, rows).scalars() if i]
         assert len(ids) == len(rows)
-        batches = {p.sealed.batch.id: p.sealed.batch for p in batch}
         # a batch key spans commits: its rows go in with the first item sealed in it
-        batch_keys = [r for b in batches.values() for r in b.rows()]
-        insert_new(s.connection(), table(BatchKey), batch_keys)
+        batches = {p.sealed.batch.id: p.sealed.batch for p in batch}
+        new = [r for b in batches.values() if not self.keys.stored(b) for r in b.rows()]
+        insert_new(s.connection(), table(BatchKey), new)
         keys = [r for i, p in zip(ids, batch, strict=True) for r in p.sealed.key_rows(i)]
         s.connection().execute(sa_insert(table(ItemKey)), keys)
         inline = [r for p in batch if (r := p.sealed.row(hid)) is not None]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +63,7 @@ class KeyRing:
         self._clock = clock
         self._lock = threading.Lock()
         self._current: dict[int, tuple[Batch, float, int]] = {}  # batch, born, items sealed
+        self._stored: set[str] = set()  # batches whose BatchKey rows are committed
 
     def batch(self, household_id: int, recipients: Sequence[tuple[int, str]]) -> Batch:
         """The batch the next item is sealed in (counted as one of its items)."""
@@ -80,6 +81,19 @@ class KeyRing:
             self._current[household_id] = (fresh, now, 1)
         return fresh
 
+    def stored(self, batch: Batch) -> bool:
+        """Whether the batch's ``BatchKey`` rows are known to be committed already."""
+        return batch.id in self._stored
+
+    def mark_stored(self, batches: Iterable[Batch]) -> None:
+        """After a commit that included these batches. A memo only: a batch missing here is
+        inserted again, which ``ON CONFLICT DO NOTHING`` makes harmless."""
+        with self._lock:
+            if len(self._stored) > 64:
+                self._stored.clear()
+            self._stored.update(b.id for b in batches)
+
     def forget(self) -> None:
         with self._lock:
             self._current.clear()
+            self._stored.clear()
