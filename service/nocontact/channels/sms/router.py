@@ -169,7 +169,7 @@ class SmsWebhooks:
             return REFUSED
         try:
             text = gw.parse(req)
-            raw = evidence(gw, req)
+            req.text  # noqa: B018  (the evidence needs UTF-8: refused alike, whatever the decision)
         except Malformed as e:
             log.info("sms webhook malformed: provider=%s reason=%s", gw.name, e.reason)
             return MALFORMED
@@ -185,14 +185,14 @@ class SmsWebhooks:
                     self.rt,
                     self.intake,
                     text,
-                    raw,
+                    evidence(gw, req),
                     received_at,
                     self.group.process,
                     decision,
                 )
                 return RETRY if outcome.retry else reply
             if decision.action in KEPT:
-                msg = message(text, raw, facts, received_at)
+                msg = message(text, evidence(gw, req), facts, received_at)
                 await self.group.submit(msg, decision)
         except CommitFailed:
             return RETRY
