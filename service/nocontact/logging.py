@@ -24,3 +24,14 @@ def setup_logging(level: str | None = None) -> None:
         "alembic",
     ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def origin(e: BaseException) -> str:
+    """Where an exception was raised, as ``file.py:line``: safe to log, unlike its message (a
+    database error's text can carry the row's values, a decoding error the bytes)."""
+    tb = e.__traceback__
+    if tb is None:
+        return "?"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"

@@ -52,8 +52,10 @@ async def serve(rt: Runtime) -> None:
             access_log=False,
             server_header=False,
             date_header=False,
+            proxy_headers=False,  # the pages get them (``Front.trust_proxies``), webhooks need none
         )
     )
+    app.trust_proxies(server.config.forwarded_allow_ips)
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

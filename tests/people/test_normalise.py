@@ -64,6 +64,16 @@ def test_alphanumeric_sender_ids_and_short_codes_are_kept() -> None:
     assert normalise_phone("12345", "GB") == "12345"
 
 
+def test_a_repeated_number_is_normalised_once_per_region() -> None:
+    """Senders repeat, so the answer is cached: keyed on the text and the region both."""
+    before = normalise_phone.cache_info()
+    assert normalise_phone("020 7946 0999", "GB") == "+442079460999"
+    assert normalise_phone("020 7946 0999", "GB") == "+442079460999"
+    assert normalise_phone("020 7946 0999", "US") != "+442079460999"
+    after = normalise_phone.cache_info()
+    assert after.hits - before.hits == 1 and after.misses - before.misses == 2
+
+
 def test_domains_fold_to_punycode() -> None:
     assert normalise_domain("@Bücher.DE.") == "xn--bcher-kva.de"
 

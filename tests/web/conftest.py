@@ -108,7 +108,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
     assert server.started
-    yield Site(rt, f"http://127.0.0.1:{port}", intake, app)
+    yield Site(rt, f"http://127.0.0.1:{port}", intake, app.pages)
     server.should_exit = True
     thread.join(timeout=10)
     rt.engine.dispose()

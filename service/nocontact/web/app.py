@@ -1,14 +1,21 @@
-"""The FastAPI app factory. No import-time side effects: ``create_app(rt)`` builds everything."""
+"""The app factory. No import-time side effects: ``create_app(rt)`` builds everything.
+
+``Front`` is what the server runs: the SMS webhooks are answered first, by plain ASGI, and
+everything else goes to the FastAPI pages (see ``channels/sms/router.py`` for why).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from nocontact.channels.sms.router import SmsWebhooks, gateways_for
 from nocontact.intake import Intake
@@ -49,22 +56,44 @@ PAGES = (
 )
 
 
-def create_app(rt: Runtime, intake: Intake | None = None) -> FastAPI:
+class Front:
+    """The ASGI app: configured webhooks to ``SmsWebhooks``, the rest to the pages."""
+
+    def __init__(self, pages: FastAPI, webhooks: SmsWebhooks) -> None:
+        self.pages = pages
+        self.webhooks = webhooks
+        self._next: ASGIApp = pages
+
+    def trust_proxies(self, hosts: list[str] | str) -> None:
+        """Let the pages read ``X-Forwarded-For``/``-Proto`` from these hosts: uvicorn's
+        ``proxy_headers``, applied to the pages only (a webhook's signature covers the public
+        URL from the config, never the connection's)."""
+        # uvicorn types ASGI apps more narrowly than Starlette; the protocol is the same
+        proxied = ProxyHeadersMiddleware(cast(Any, self.pages), trusted_hosts=hosts)
+        self._next = cast(ASGIApp, proxied)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            gw = self.webhooks.gateway(scope)
+            if gw is not None:
+                await self.webhooks.answer(gw, scope, receive, send)
+                return
+        await self._next(scope, receive, send)
+
+
+def create_app(rt: Runtime, intake: Intake | None = None) -> Front:
     app = FastAPI(title="No Contact", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.rt = rt
     app.state.intake = intake or Intake(rt)
     app.state.keyring = Keyring()
-    # Webhooks are answered in front of the pages (no sessions, CSRF or page routing); added
-    # before ``add_pages`` so its SecurityHeaders, added last, is the outer layer for both.
     gateways = gateways_for(rt)  # a bad [sms.*] section fails here, not at the first request
-    app.add_middleware(SmsWebhooks, rt=rt, intake=app.state.intake, gateways=gateways)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     add_pages(app)
-    return app
+    return Front(app, SmsWebhooks(rt, app.state.intake, gateways))
 
 
 def add_pages(app: FastAPI) -> None:

@@ -34,7 +34,8 @@ _FIXED = {
 }
 
 
-# Encoded once: the middleware runs on every response, webhooks included.
+# Encoded once: the middleware runs on every page response (webhook answers are built once
+# from ``secure_headers`` in channels/sms/router.py).
 _FIXED_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in _FIXED.items()]
 _FIXED_NAMES = frozenset(k for k, _ in _FIXED_RAW)
 _CSP = (b"content-security-policy", PAGE_CSP.encode("latin-1"))
@@ -56,7 +57,7 @@ def secure_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, 
 
 class SecurityHeaders:
     """Pure ASGI (Starlette's ``BaseHTTPMiddleware`` runs every request through a task group
-    and memory streams: a tenth of the webhook path's CPU). Rewrites only the start message."""
+    and memory streams). Rewrites only the start message."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -3,7 +3,9 @@ and the ledger chain holds; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from nocontact.channels.sms.group import GroupCommit
+from nocontact.channels.sms.group import CommitFailed, GroupCommit
 from nocontact.db import transaction
-from nocontact.intake import InboundMessage, Intake, Prepared
+from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
 from nocontact.matching.facts import facts_from_sms
 from nocontact.models import VaultItem
 from nocontact.people.service import add_person
@@ -95,6 +97,80 @@ def test_concurrent_texts_and_their_duplicates_are_kept_once_each(listed_rt: Run
     kept = stored_originals(listed_rt)
     for gone in (a_twin, late_twin):
         assert gone.sealed.blob not in kept
+
+
+def test_texts_from_the_event_loop_and_from_threads_share_batches_and_stay_single(
+    listed_rt: Runtime,
+) -> None:
+    """The route hands most texts over from the event loop (``submit``) and those needing
+    network IO from worker threads (``process``); twins across both are kept once."""
+    intake = Intake(listed_rt)
+    group = GroupCommit(intake, max_batch=8)
+
+    def text(n: int) -> InboundMessage:
+        key = n % 10  # 10 distinct texts, each delivered 4 times, two ways at once
+        return InboundMessage(
+            "sms", f"raw {key}".encode(), f"sms:mixed:{key}", facts_from_sms(ABUSER, "hi")
+        )
+
+    decision = intake.decide(facts_from_sms(ABUSER, "hi"))
+
+    async def deliver_all() -> list[IntakeResult]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            threaded = [
+                loop.run_in_executor(pool, group.process, text(n), decision) for n in range(20)
+            ]
+            looped = [group.submit(text(n), decision) for n in range(20, 40)]
+            return list(await asyncio.gather(*threaded, *looped))
+
+    results = asyncio.run(deliver_all())
+    by_key: dict[int, set[int | None]] = {}
+    for n, result in enumerate(results):
+        by_key.setdefault(n % 10, set()).add(result.item_id)
+    assert all(len(ids) == 1 and None not in ids for ids in by_key.values())
+    assert sum(not r.duplicate for r in results) == 10
+    with Session(listed_rt.engine) as s:
+        assert len(s.exec(select(VaultItem)).all()) == 10
+        assert ledger.first_fault(ledger.chain(s, listed_rt.household_id)) is None
+
+
+def test_a_commit_later_than_the_wait_is_a_failure_now_and_a_duplicate_on_retry(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    """Another writer holds SQLite's write lock: both ways of waiting give up in time (the
+    route answers 503), the commit lands when the lock is free, the retry finds the item."""
+    rt = open_home(sms_template, tmp_path, "")
+    intake = Intake(rt)
+    group = GroupCommit(intake, wait_seconds=0.3)
+    texts = [
+        InboundMessage("sms", k.encode(), f"sms:test:{k}", facts_from_sms(ABUSER, "x"))
+        for k in ("late-1", "late-2")
+    ]
+    decision = intake.decide(texts[0].facts)
+    blocker = sqlite3.connect(rt.home / "nocontact.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(CommitFailed):
+            group.process(texts[0], decision)
+        with pytest.raises(CommitFailed):
+            asyncio.run(group.submit(texts[1], decision))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    deadline = time.monotonic() + 10
+    while len(_items(rt)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    first = {i.source_key: i.id for i in _items(rt)}
+    assert sorted(first) == ["sms:test:late-1", "sms:test:late-2"]
+    again = group.process(texts[0], decision)
+    assert again.duplicate and again.item_id == first["sms:test:late-1"]
+    rt.engine.dispose()
+
+
+def _items(rt: Runtime) -> list[VaultItem]:
+    with Session(rt.engine) as s:
+        return list(s.exec(select(VaultItem)).all())
 
 
 def test_the_writer_leaves_when_idle_and_comes_back_for_the_next_text(

@@ -49,12 +49,19 @@ class WebhookRequest:
         return self.headers.get(name.lower())
 
     @cached_property
+    def text(self) -> str:
+        """The body as UTF-8 text (every supported provider sends form or JSON text)."""
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise Malformed("body is not UTF-8") from e
+
+    @cached_property
     def form(self) -> list[tuple[str, str]]:
         """The body as an HTML form, parsed once for both ``verify`` and ``parse``."""
         try:
-            text = self.body.decode("utf-8")
-            return parse_qsl(text, keep_blank_values=True, strict_parsing=False)
-        except (UnicodeDecodeError, ValueError) as e:
+            return parse_qsl(self.text, keep_blank_values=True, strict_parsing=False)
+        except (Malformed, ValueError) as e:
             raise Malformed("unreadable form body") from e
 
 
@@ -90,13 +97,11 @@ class Gateway:
 def evidence(gw: Gateway, req: WebhookRequest) -> bytes:
     """The raw request as kept in the vault: signed URL, the headers that matter, exact body.
 
-    The body must be UTF-8 (every supported provider sends form or JSON text); it is kept as a
-    JSON string, so ``body.encode()`` gives back the received bytes exactly.
+    The body must be UTF-8 (``Malformed`` otherwise: check ``req.text`` before deciding, so the
+    answer does not depend on the decision); it is kept as a JSON string, so ``body.encode()``
+    gives back the received bytes exactly.
     """
-    try:
-        body = req.body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise Malformed("body is not UTF-8") from e
+    body = req.text
     headers = {h: req.headers[h] for h in gw.evidence_headers if h in req.headers}
     doc = {
         "format": EVIDENCE_FORMAT,

@@ -23,7 +23,7 @@ from nocontact.coparent.window import batching
 from nocontact.errors import ChannelError
 from nocontact.intake import KEPT, InboundMessage, Intake, IntakeResult
 from nocontact.matching import Decision
-from nocontact.matching.facts import facts_from_sms
+from nocontact.matching.facts import Facts, facts_from_sms
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
 
@@ -43,6 +43,47 @@ class Outcome:
 Commit = Callable[[InboundMessage, Decision], IntakeResult]
 
 
+def needs_io(rt: Runtime, text: InboundText, decision: Decision) -> bool:
+    """Whether keeping or forwarding this text takes blocking network IO (MMS media, a
+    forward, co-parent holding): then ``receive`` runs in a worker thread; otherwise the route
+    builds the ``message`` and hands it to the group commit from the event loop."""
+    sms = rt.config.sms
+    if decision.action in KEPT and text.media and sms.fetch_media:
+        return True
+    return decision.action in FORWARDED and sms.forward is not None
+
+
+def message(
+    text: InboundText,
+    raw: bytes,
+    facts: Facts,
+    received_at: datetime | None = None,
+    media: list[dict[str, object]] | None = None,
+) -> InboundMessage:
+    """The text as the intake keeps it: the raw request, what the provider said about it, and
+    the fetched media, if any."""
+    meta: dict[str, object] = {
+        "provider": text.provider,
+        "provider_message_id": text.message_id,
+        "from": text.sender,
+        "to": text.to,
+        "provider_claimed_at": text.claimed_at,  # kept apart from our own receipt time
+        "media_urls": list(text.media),
+    }
+    if text.media_reported:
+        meta["media_reported"] = dict(text.media_reported)
+    if media is not None:
+        meta["media"] = media
+    return InboundMessage(
+        channel="sms",
+        raw=raw,
+        source_key=text.source_key,
+        facts=facts,
+        received_at=received_at or utcnow(),
+        meta=meta,
+    )
+
+
 def receive(
     rt: Runtime,
     intake: Intake,
@@ -56,27 +97,11 @@ def receive(
     ``decision`` is the one the caller already made for these facts, if any."""
     facts = facts_from_sms(text.sender, text.text)
     decision = decision or intake.decide(facts)
-    meta: dict[str, object] = {
-        "provider": text.provider,
-        "provider_message_id": text.message_id,
-        "from": text.sender,
-        "to": text.to,
-        "provider_claimed_at": text.claimed_at,  # kept apart from our own receipt time
-        "media_urls": list(text.media),
-    }
-    if text.media_reported:
-        meta["media_reported"] = dict(text.media_reported)
     sms = rt.config.sms
+    media = None
     if decision.action in KEPT and text.media and sms.fetch_media:
-        meta["media"] = fetch_media(text, sms.max_media_bytes)
-    msg = InboundMessage(
-        channel="sms",
-        raw=raw,
-        source_key=text.source_key,
-        facts=facts,
-        received_at=received_at or utcnow(),
-        meta=meta,
-    )
+        media = fetch_media(text, sms.max_media_bytes)
+    msg = message(text, raw, facts, received_at, media)
     result = commit(msg, decision) if commit else intake.process(msg, decision=decision)
     outcome = Outcome(decision.action, result.item_id, result.duplicate)
     if decision.action not in FORWARDED or sms.forward is None:

@@ -1,24 +1,32 @@
-"""``POST /webhooks/sms/<provider>``: read the raw body, verify, parse, hand to ``receive``.
+"""``POST /webhooks/sms/<provider>``: read the raw body, verify, parse, hand to the intake.
 
 Only configured providers answer; every other request (other paths, methods, unknown
-providers) passes to the page app, which answers 404/405 like any unknown path. The reply never
+providers) goes to the pages, which answer 404/405 like any unknown path. The reply never
 depends on the decision: held and allowed texts get the same empty answer (Twilio an empty
 ``<Response/>``, the others an empty 200), so the provider, and anyone watching it, learns
-nothing. A text neither kept nor forwarded is decided and answered in the event loop; the
-rest of the intake is synchronous (fsync, SQLite), so it runs in the thread pool.
+nothing.
 
-This is plain ASGI in front of the FastAPI pages, not a FastAPI route: a webhook needs no
-sessions, CSRF, dependency injection or page routing, and those cost several times the bare
-request (issue 4). The security headers still wrap it (``SecurityHeaders`` sits outside), and
-the body limit is enforced here while reading.
+This is plain ASGI in front of the FastAPI app (``web.app.Front``), not a route or a middleware
+inside it: a webhook needs no sessions, CSRF, dependency injection or page routing, and every
+layer of FastAPI's stack costs each webhook a pass on the way in and on each ``send`` (issue 4).
+So the answers carry the pages' security headers themselves (built once, by
+``web.security.secure_headers``), the body limit is enforced here while reading, and an
+exception becomes a 500 here, logged with its type and place only, never its text.
+
+In the event loop: reading, verifying, parsing, deciding (a lookup in memory plus one small
+read), and handing a text to keep to the group commit, whose writer thread seals and commits
+it. A text that needs blocking network IO (MMS media, forwarding) goes through ``receive`` in
+the thread pool instead. Either way the 2xx goes out only after the commit; a failed commit is a
+503, which the provider retries (deduplicated on its message id).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from nocontact.channels.sms.gateway import (
     Gateway,
@@ -29,16 +37,46 @@ from nocontact.channels.sms.gateway import (
     now,
 )
 from nocontact.channels.sms.gateways import configured
-from nocontact.channels.sms.group import GroupCommit
+from nocontact.channels.sms.group import CommitFailed, GroupCommit
+from nocontact.channels.sms.receive import message, needs_io
 from nocontact.channels.sms.receive import receive as receive_text  # ASGI has a `receive`
 from nocontact.errors import ConfigError
-from nocontact.intake import Intake
+from nocontact.intake import KEPT, Intake
+from nocontact.logging import origin
 from nocontact.matching.facts import facts_from_sms
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
+from nocontact.web.security import secure_headers
 
 log = logging.getLogger(__name__)
 PREFIX = "/webhooks/sms/"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole response, headers included, built once: webhooks answer from a handful."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+
+    @classmethod
+    def of(cls, status: int, body: bytes = b"", media_type: str | None = None) -> Answer:
+        headers = [(b"content-length", str(len(body)).encode())]
+        if media_type is not None:
+            headers.append((b"content-type", f"{media_type}; charset=utf-8".encode()))
+        return cls(status, secure_headers(headers), body)
+
+    async def send(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+MALFORMED = Answer.of(400)
+REFUSED = Answer.of(403)
+TOO_LARGE = Answer.of(413)
+FAILED = Answer.of(500)
+RETRY = Answer.of(503)
 
 
 class _TooLarge(Exception):
@@ -65,67 +103,60 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
+        event = await receive()
+        if event["type"] == "http.disconnect":
             raise _Gone
-        chunk = message.get("body", b"")
+        chunk = event.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _TooLarge
         chunks.append(chunk)
-        if not message.get("more_body", False):
+        if not event.get("more_body", False):
             return b"".join(chunks)
 
 
-async def _answer(
-    send: Send, status: int, body: bytes = b"", media_type: str | None = None
-) -> None:
-    headers = [(b"content-length", str(len(body)).encode())]
-    if media_type is not None:
-        headers.append((b"content-type", f"{media_type}; charset=utf-8".encode()))
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _reply(send: Send, gw: Gateway) -> None:
-    await _answer(send, gw.reply_status, gw.reply_body, gw.reply_type)
-
-
 class SmsWebhooks:
-    """ASGI middleware: answers configured webhooks itself, passes everything else on."""
+    """Answers the configured providers' webhooks; ``gateway`` says if a request is one."""
 
-    def __init__(
-        self, app: ASGIApp, rt: Runtime, intake: Intake, gateways: dict[str, Gateway]
-    ) -> None:
-        self.app = app
+    def __init__(self, rt: Runtime, intake: Intake, gateways: dict[str, Gateway]) -> None:
         self.rt = rt
         self.intake = intake
         self.gateways = gateways
         self.base = rt.config.web.base_url()
         self.limit = rt.config.sms.max_body_bytes
         self.group = GroupCommit(intake)
+        self.replies = {
+            name: Answer.of(gw.reply_status, gw.reply_body, gw.reply_type)
+            for name, gw in gateways.items()
+        }
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        gw = None
-        if scope["type"] == "http" and scope["method"] == "POST" and path.startswith(PREFIX):
-            gw = self.gateways.get(path[len(PREFIX) :])
-        if gw is None:
-            await self.app(scope, receive, send)
-            return
+    def gateway(self, scope: Scope) -> Gateway | None:
+        path: str = scope["path"]
+        if scope["method"] != "POST" or not path.startswith(PREFIX):
+            return None
+        return self.gateways.get(path[len(PREFIX) :])
+
+    async def answer(self, gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await self._webhook(gw, scope, receive, send)
+            answer = await self._webhook(gw, scope, receive)
         except _Gone:
             return
+        except Exception as e:  # noqa: BLE001  (logged; never a 2xx for a text not stored)
+            log.error(
+                "sms webhook failed: provider=%s %s at %s, answered 500",
+                gw.name,
+                type(e).__name__,
+                origin(e),
+            )
+            answer = FAILED
+        await answer.send(send)
 
-    async def _webhook(self, gw: Gateway, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _webhook(self, gw: Gateway, scope: Scope, receive: Receive) -> Answer:
         received_at = utcnow()
         try:
             body = await _body(scope, receive, self.limit)
         except _TooLarge:
-            await _answer(send, 413)
-            return
+            return TOO_LARGE
         url = self.base + scope["path"]
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
@@ -135,35 +166,34 @@ class SmsWebhooks:
             gw.verify(req, now())
         except Refused as e:
             log.warning("sms webhook refused: provider=%s reason=%s", gw.name, e.reason)
-            await _answer(send, 403)
-            return
+            return REFUSED
         try:
             text = gw.parse(req)
-            raw = evidence(gw, req)
+            req.text  # noqa: B018  (the evidence needs UTF-8: refused alike, whatever the decision)
         except Malformed as e:
             log.info("sms webhook malformed: provider=%s reason=%s", gw.name, e.reason)
-            await _answer(send, 400)
-            return
+            return MALFORMED
+        reply = self.replies[gw.name]
         if text is None:  # a delivery report or other event: nothing to keep
-            await _reply(send, gw)
-            return
-        # Deciding is a lookup in memory plus one small read (the list is reloaded only after
-        # it changes): done here, so a text neither kept nor forwarded skips the thread pool.
-        decision = self.intake.decide(facts_from_sms(text.sender, text.text))
-        if decision.action == "deliver" and self.rt.config.sms.forward is None:
-            await _reply(send, gw)
-            return
-        outcome = await run_in_threadpool(
-            receive_text,
-            self.rt,
-            self.intake,
-            text,
-            raw,
-            received_at,
-            self.group.process,
-            decision,
-        )
-        if outcome.retry:
-            await _answer(send, 503)
-            return
-        await _reply(send, gw)
+            return reply
+        facts = facts_from_sms(text.sender, text.text)
+        decision = self.intake.decide(facts)
+        try:
+            if needs_io(self.rt, text, decision):
+                outcome = await run_in_threadpool(
+                    receive_text,
+                    self.rt,
+                    self.intake,
+                    text,
+                    evidence(gw, req),
+                    received_at,
+                    self.group.process,
+                    decision,
+                )
+                return RETRY if outcome.retry else reply
+            if decision.action in KEPT:
+                msg = message(text, evidence(gw, req), facts, received_at)
+                await self.group.submit(msg, decision)
+        except CommitFailed:
+            return RETRY
+        return reply
