@@ -15,7 +15,6 @@ import re
 from functools import lru_cache
 
 import idna
-import phonenumbers
 
 from nocontact.people.skeleton import fold, skeleton
 
@@ -89,6 +88,8 @@ def normalise_phone(number: str, region: str) -> str:
         raise InvalidIdentifier(f"not a phone number: {number!r}")
     if len(digits) <= 6 and not raw.startswith("+"):
         return digits  # short code
+    import phonenumbers  # here: 17 ms to load, and most mail polls never read a number
+
     try:
         parsed = phonenumbers.parse(raw, region.upper())
     except phonenumbers.NumberParseException:

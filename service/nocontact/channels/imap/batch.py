@@ -9,7 +9,6 @@ from nocontact.channels.imap.client import Connection
 from nocontact.channels.imap.outbox import Outbox
 from nocontact.channels.imap.report import AccountReport
 from nocontact.config import ImapAccount
-from nocontact.coparent.holding import hold
 from nocontact.coparent.window import batching
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
@@ -74,6 +73,8 @@ def run_batch(
             if result.decision.action == "record" and result.item_id is not None:
                 # old mail found by a sweep has been in the folder all along: not held back
                 if batching(intake.rt.config) and not sweep:
+                    from nocontact.coparent.holding import hold  # (only co-parent mail)
+
                     if hold(
                         intake.rt,
                         result.item_id,
