@@ -1,9 +1,13 @@
-"""The confusable skeleton reads ASCII text with the table's ASCII entries alone."""
+"""The confusable skeleton and folding read ASCII text without the table or NFKC, alike."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import unicodedata
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nocontact.people import skeleton
 
@@ -28,3 +32,8 @@ def test_ascii_names_and_addresses_do_not_load_the_table_and_still_fold_lookalik
 
 def test_non_ascii_text_is_read_with_the_whole_table() -> None:
     assert skeleton.skeleton("Јоhn") == skeleton.skeleton("john")  # Cyrillic Je and o
+
+
+@given(st.text(st.characters(max_codepoint=127)))
+def test_folding_ascii_is_the_same_as_the_general_reading(text: str) -> None:
+    assert skeleton.fold(text) == " ".join(unicodedata.normalize("NFKC", text).casefold().split())

@@ -57,6 +57,8 @@ def _table() -> dict[str, str]:
 
 def fold(text: str) -> str:
     """Case and space folding with compatibility normalisation (NFKC)."""
+    if text.isascii():  # nothing invisible, and NFKC leaves ASCII as it is
+        return " ".join(text.casefold().split())
     text = "".join(ch for ch in text if ch not in _INVISIBLE)
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
