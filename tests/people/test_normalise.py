@@ -32,6 +32,12 @@ def test_forms_of_one_mailbox_normalise_alike(a: str, b: str) -> None:
     assert normalise_email(a) == normalise_email(b)
 
 
+@pytest.mark.parametrize("space", [chr(c) for c in range(0x110000) if chr(c).isspace()])
+def test_any_white_space_in_an_address_is_refused(space: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        normalise_email(f"jo{space}n@example.org")
+
+
 def test_dots_matter_outside_gmail() -> None:
     assert normalise_email("jon.smith@example.org") != normalise_email("jonsmith@example.org")
 

@@ -84,7 +84,7 @@ def _exact(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Reason]]
             email = None
         if email:
             out += [(i, _hit(party.signal, "exact", i)) for i in bl.email.get(email, ())]
-            for d in _domains(email_domain(email)):
+            for d in _domains(email_domain(email)) if bl.domain else ():
                 out += [(i, _hit(party.signal, "domain", i)) for i in bl.domain.get(d, ())]
     if party.phone:
         try:
@@ -105,7 +105,7 @@ def _suspicious(party: Party, bl: BlockList) -> list[tuple[ListedIdentifier, Rea
             key = ""
         out += [(i, _hit(party.signal, "lookalike", i)) for i in bl.email_lookalike.get(key, ())]
     if party.display_name:
-        for variant in skeletons(party.display_name):
+        for variant in skeletons(party.display_name) if bl.alias else ():
             name = alias_words(variant)
             out += [(i, _hit("display_name", "name", i)) for i in bl.alias.get(name, ())]
         for hidden in _EMAIL_IN_TEXT.findall(party.display_name):

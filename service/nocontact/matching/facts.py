@@ -50,16 +50,23 @@ def _text(value: str | None) -> str | None:
     """Raw UTF-8 in headers (RFC 6532) arrives as surrogate escapes; read it as UTF-8."""
     if not value:
         return None
+    if value.isascii():  # (no surrogate escapes, and UTF-8 reads ASCII as itself)
+        return value
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 Fields = dict[str, list[tuple[str, str]]]  # lower-case name -> (name, raw value), in order
 
 
+_READ = frozenset({"from", "sender", "reply-to", "return-path", "subject"})  # all _read reads
+
+
 def _fields(items: list[tuple[str, str]]) -> Fields:
     by_name: Fields = {}
     for k, v in items:
-        by_name.setdefault(k.lower(), []).append((k, v))
+        name = k.lower()
+        if name in _READ:
+            by_name.setdefault(name, []).append((k, v))
     return by_name
 
 
@@ -72,10 +79,10 @@ def _header_parties(fields: Fields, header: str, signal: str) -> list[Party]:
         value = _unfold(raw)
         simple = mailbox(value)
         if simple is not None:  # the one reading of a plain mailbox, without the parser's cost
-            display, addr = simple[0], _text(simple[1])
+            display, addr = _text(simple[0]), _text(simple[1])
             parsed.add(addr or "")
-            names += " " + (_text(display) or "")
-            out.append(Party(signal, address=addr, display_name=_text(display)))
+            names += " " + (display or "")
+            out.append(Party(signal, address=addr, display_name=display))
         else:
             parsed_value = policy.default.header_factory(name, value)
             try:

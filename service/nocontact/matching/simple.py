@@ -16,6 +16,7 @@ import binascii
 import quopri
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # RFC 5322 atext; a phrase word leaves out "." (obsolete phrase, parsed with defects).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
@@ -48,6 +49,7 @@ class SimpleMessage:
     defects: int  # what the full parser would count on the message
 
 
+@lru_cache(maxsize=4096)  # most of a mailbox's mail comes from senders it has seen before
 def mailbox(value: str) -> tuple[str, str] | None:
     """(display name, addr-spec) of one plain mailbox, or None for any other shape."""
     if "=?" in value or not value.isascii():
@@ -127,6 +129,7 @@ def simple_message(raw: bytes) -> SimpleMessage | None:
     return SimpleMessage(headers, body, charset, subtype, defects)
 
 
+@lru_cache(maxsize=1024)  # a mailbox's mail uses a handful of these values
 def _content_type(value: str) -> tuple[str, str | None] | None:
     """(subtype, charset) of a one-line ``text/plain`` or ``text/html`` type with plain
     parameters; None for any other type or shape."""

@@ -57,6 +57,8 @@ def _table() -> dict[str, str]:
 
 def fold(text: str) -> str:
     """Case and space folding with compatibility normalisation (NFKC)."""
+    if text.isascii():  # nothing invisible, and NFKC leaves ASCII as it is
+        return " ".join(text.casefold().split())
     text = "".join(ch for ch in text if ch not in _INVISIBLE)
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
@@ -66,9 +68,18 @@ def _translation() -> dict[int, str]:
     return str.maketrans(_table())
 
 
+# The table's entries for ASCII characters (each maps to ASCII: a class with an ASCII member is
+# represented by one). ASCII text, most addresses and names, is read with these alone, so it
+# never builds the table (25 ms); tests/people/test_skeleton.py holds them to the table.
+ASCII = {"`": "'", "|": "l", "1": "l", "I": "l", "0": "O"}
+_ASCII_TRANSLATION = str.maketrans(ASCII)
+
+
 def _skeleton(text: str, *, fold_case_first: bool) -> str:
-    trans = _translation()
-    if not text.isascii():
+    if text.isascii():  # and stays so below: case folding and these entries keep it ASCII
+        trans = _ASCII_TRANSLATION
+    else:
+        trans = _translation()
         text = unicodedata.normalize("NFKC", "".join(ch for ch in text if ch not in _INVISIBLE))
     if fold_case_first:
         text = text.casefold()

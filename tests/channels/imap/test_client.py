@@ -1,9 +1,12 @@
 """The triage fetch: its own parsing of the plain response shape gives exactly what imapclient's
-parser gives, and anything else still comes out right."""
+parser gives, and anything else still comes out right; no protocol data is logged."""
 
 from __future__ import annotations
 
+import logging
+
 import imapclient
+import pytest
 
 from nocontact.channels.imap.batch import PREFIX, START
 from nocontact.channels.imap.client import session
@@ -64,3 +67,19 @@ def test_triage_fetch_with_an_unsolicited_flag_change_still_reads_right(
     for uid, raw in zip([1, 2, 3], raws, strict=True):
         assert got[uid][b"BODY[]<0>"] == raw
         assert got[uid][b"RFC822.SIZE"] == len(raw)
+
+
+def test_no_protocol_line_reaches_a_logger_even_at_debug(
+    imap_rt: Runtime, alice: imapclient.IMAPClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # imapclient hands every line imaplib reads (message text included) to a logger; the
+    # connection switches that off, so nothing is formatted for it nor logged, whatever the level
+    alice.append("INBOX", message("jon@example.org", subject="s", body="marker-7f3a in the text"))
+    caplog.set_level(logging.DEBUG)
+    with session(imap_rt.config.imap[0]) as conn:
+        conn.select("INBOX")
+        got = conn.fetch([1], ITEMS)
+        conn.client.fetch([1], ["BODY.PEEK[]"])
+    assert b"marker-7f3a" in got[1][b"BODY[]<0>"]
+    assert "marker-7f3a" not in caplog.text
+    assert not [r for r in caplog.records if r.name.startswith("imapclient.imaplib")]
