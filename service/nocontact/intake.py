@@ -193,10 +193,8 @@ class Intake:
                 self.rt.blobs.discard(p.sealed.blob)
                 results.append(IntakeResult(p.decision, p.sha256, ids[t], duplicate=True))
             else:
-                log.info(
-                    "kept item %s channel=%s action=%s", item_id, p.msg.channel, p.decision.action
-                )
                 results.append(IntakeResult(p.decision, p.sha256, item_id))
+        _log_kept(fresh, [i for i in ids if i is not None])
         return results
 
     def _commit_one(
@@ -224,7 +222,7 @@ class Intake:
                 raise
             self._touch(in_transaction)
             return IntakeResult(d, sha, dup_id, duplicate=True)
-        log.info("kept item %s channel=%s action=%s", item_id, msg.channel, d.action)
+        _log_kept([p], [item_id])
         return IntakeResult(d, sha, item_id)
 
     def _insert_many(self, s: Session, batch: Sequence[Prepared]) -> list[int]:
@@ -311,6 +309,22 @@ class Intake:
     def _existing(self, hid: int, source_key: str, sha: str) -> int | None:
         found = self._reads.rows(_EXISTING, {"hid": hid, "key": source_key, "sha": sha})
         return int(found[0][0]) if found else None
+
+
+def _log_kept(batch: Sequence[Prepared], ids: Sequence[int]) -> None:
+    """One line per commit (ids, channels and actions only): a line per item cost a sixth of a
+    group commit."""
+    if not batch or not log.isEnabledFor(logging.INFO):
+        return
+    actions: dict[str, int] = {}
+    for p in batch:
+        key = f"{p.msg.channel}/{p.decision.action}"
+        actions[key] = actions.get(key, 0) + 1
+    what = " ".join(f"{k}={n}" for k, n in sorted(actions.items()))
+    if len(ids) == 1:
+        log.info("kept item %s %s", ids[0], what)
+    else:
+        log.info("kept items %s %s", ",".join(map(str, ids)), what)
 
 
 class _Duplicate(Exception):

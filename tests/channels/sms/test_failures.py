@@ -71,7 +71,7 @@ def test_a_text_that_cannot_be_sealed_answers_503_and_later_is_kept(
     assert send(sms_env, listed).status_code == 503
     assert sms_env.items() == []
     lines = [r.getMessage() for r in caplog.records if "not stored" in r.getMessage()]
-    assert lines == [lines[0]] and "VaultError at store.py:" in lines[0]
+    assert lines == [lines[0]] and "VaultError at batches.py:" in lines[0]
     _assert_private(caplog)
 
     _sql(sms_env, "UPDATE recipient SET active = 1")
