@@ -15,17 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert as sa_insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, or_, select
 
-from nocontact.db import HotReads, insert_new, read_session, transaction
+from nocontact.db import HotReads, read_session, transaction
 from nocontact.matching import BlockList, Decision, Facts, decide
 from nocontact.models import BatchKey, Household, ItemKey, SealedBlob, VaultItem, table, utcnow
 from nocontact.people.service import load_blocklist
@@ -33,6 +33,7 @@ from nocontact.runtime import Runtime
 from nocontact.vault import ledger
 from nocontact.vault.batches import KeyRing
 from nocontact.vault.store import Sealed, seal_item
+from nocontact.vault.writer import CoreWriter, SqliteWriter, Writer, append_entries
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ _EXISTING = (
     "SELECT id FROM vaultitem WHERE household_id = :hid AND (source_key = :key OR sha256 = :sha)"
     " LIMIT 1"
 )
+_BATCH_KEYS, _ITEM_KEYS, _SEALED_BLOBS = table(BatchKey), table(ItemKey), table(SealedBlob)
 _RECIPIENTS = (
     "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active ORDER BY id"
 )
@@ -95,6 +97,8 @@ class Intake:
         self._cache: dict[int, tuple[int, BlockList]] = {}
         self._reads = HotReads(rt.engine)
         self.keys = KeyRing()
+        # group commits on the embedded default go straight through sqlite3 (``vault.writer``)
+        self._sqlite = SqliteWriter(rt.engine) if SqliteWriter.usable(rt.engine) else None
 
     def blocklist(self, session: Session, household_id: int) -> BlockList:
         h = session.get(Household, household_id)
@@ -181,9 +185,13 @@ class Intake:
         fresh = [p for p, t in zip(batch, twin, strict=True) if t is None]
         self.rt.blobs.make_durable([p.sealed.blob for p in fresh if p.sealed.inline is None])
         try:
-            with transaction(self.rt.engine) as s:
-                fresh_ids = iter(self._insert_many(s, fresh))
-        except IntegrityError:
+            if self._sqlite is not None:
+                with self._sqlite.transaction() as w:
+                    fresh_ids = iter(self._insert_many(w, fresh))
+            else:
+                with transaction(self.rt.engine) as s:
+                    fresh_ids = iter(self._insert_many(CoreWriter(s), fresh))
+        except (IntegrityError, sqlite3.IntegrityError):
             return [self._commit_one(p, None) for p in batch]
         self.keys.mark_stored(p.sealed.batch for p in fresh)
         ids = [None if t is not None else next(fresh_ids) for t in twin]
@@ -208,7 +216,7 @@ class Intake:
                 dup = self._find(s, hid, msg.source_key, sha)
                 if dup is not None:
                     raise _Duplicate(dup)
-                (item_id,) = self._insert_many(s, [p])
+                (item_id,) = self._insert_many(CoreWriter(s), [p])
                 if in_transaction is not None:
                     in_transaction(s)
             self.keys.mark_stored([p.sealed.batch])
@@ -225,15 +233,15 @@ class Intake:
         _log_kept([p], [item_id])
         return IntakeResult(d, sha, item_id)
 
-    def _insert_many(self, s: Session, batch: Sequence[Prepared]) -> list[int]:
-        """The vault rows, their keys and their ledger entries, in the caller's transaction:
+    def _insert_many(self, w: Writer, batch: Sequence[Prepared]) -> list[int]:
+        """The vault rows, their keys and their ledger entries, in the writer's transaction:
         one multi-row insert per table and one lock of the ledger head, however many items."""
         if not batch:
             return []
         hid = batch[0].household_id
         if any(p.household_id != hid for p in batch):
-            return [i for p in batch for i in self._insert_many(s, [p])]
-        locked = ledger.lock_head(s, hid)
+            return [i for p in batch for i in self._insert_many(w, [p])]
+        locked = w.head(hid)
         head = locked[0]
         now = utcnow()
         rows = [
@@ -258,26 +266,23 @@ class Intake:
             }
             for n, p in enumerate(batch, start=head + 1)
         ]
-        insert_items = sa_insert(table(VaultItem)).returning(
-            col(VaultItem.id), sort_by_parameter_order=True
-        )
-        ids = [int(i) for i in s.connection().execute(insert_items, rows).scalars() if i]
-        assert len(ids) == len(rows)
+        ids = w.insert_items(rows)
+        if len(ids) != len(rows):
+            raise RuntimeError("the database returned the wrong number of item ids")
         # a batch key spans commits: its rows go in with the first item sealed in it
         batches = {p.sealed.batch.id: p.sealed.batch for p in batch}
         new = [r for b in batches.values() if not self.keys.stored(b) for r in b.rows()]
-        insert_new(s.connection(), table(BatchKey), new)
-        keys = [r for i, p in zip(ids, batch, strict=True) for r in p.sealed.key_rows(i)]
-        s.connection().execute(sa_insert(table(ItemKey)), keys)
-        inline = [r for p in batch if (r := p.sealed.row(hid)) is not None]
-        if inline:  # the small originals themselves, durable with this commit
-            s.connection().execute(sa_insert(table(SealedBlob)), inline)
-        entries = ledger.append_many(
-            s,
+        w.insert(_BATCH_KEYS, new, skip_existing=True)
+        w.insert(
+            _ITEM_KEYS, [r for i, p in zip(ids, batch, strict=True) for r in p.sealed.key_rows(i)]
+        )
+        # the small originals themselves, durable with this commit
+        w.insert(_SEALED_BLOBS, [r for p in batch if (r := p.sealed.row(hid)) is not None])
+        entries = append_entries(
+            w,
             hid,
             "intake",
-            locked=locked,
-            entries=[
+            [
                 {
                     "item": item_id,
                     "sha256": p.sha256,
@@ -288,8 +293,9 @@ class Intake:
                 }
                 for item_id, p in zip(ids, batch, strict=True)
             ],
+            locked,
         )
-        if [e.seq for e in entries] != [r["ledger_seq"] for r in rows]:
+        if [e["seq"] for e in entries] != [r["ledger_seq"] for r in rows]:
             raise RuntimeError("the ledger moved while its head was locked")
         return ids
 

@@ -48,7 +48,7 @@ _LOCK_HEAD = (
     .where(_HOUSEHOLD.c.id == bindparam("hid"))
     .with_for_update()
 )
-_MOVE_HEAD = (
+MOVE_HEAD = (
     sa_update(_HOUSEHOLD)
     .where(_HOUSEHOLD.c.id == bindparam("hid"))
     .values(ledger_seq=bindparam("new_seq"), ledger_head=bindparam("new_head"))
@@ -78,35 +78,46 @@ def append_many(
     (a group commit of many messages takes one lock and one multi-row insert). ``locked`` is
     the head the caller already holds from ``lock_head``."""
     seq, head = locked or lock_head(session, household_id)
+    rows = chain_rows(household_id, kind, entries, seq, head)
+    made = [LedgerEntry.model_construct(**row) for row in rows]
+    if rows:
+        seq, head = rows[-1]["seq"], rows[-1]["hash"]
+    if made:
+        # one executemany on the table, past the ORM's per-object bookkeeping
+        c = session.connection()
+        c.execute(sa_insert(table(LedgerEntry)), rows)
+        c.execute(MOVE_HEAD, {"hid": household_id, "new_seq": seq, "new_head": head})
+        h = session.identity_map.get(session.identity_key(Household, household_id))
+        if h is not None:
+            session.expire(h)  # the session's copy reloads the new head when next read
+    return made
+
+
+def chain_rows(
+    household_id: int, kind: str, entries: Sequence[dict[str, Any]], seq: int, head: str
+) -> list[dict[str, Any]]:
+    """The ``LedgerEntry`` rows that extend the chain at (``seq``, ``head``) by ``entries``, in
+    order; the last row's seq and hash are the new head."""
     now = utcnow()
     at = iso(now)
-    made: list[LedgerEntry] = []
     rows: list[dict[str, Any]] = []
     for fields in entries:
         seq += 1
         body = canonical_json({"seq": seq, "kind": kind, "at": at, **fields})
         digest = chain_hash(head, body)
-        row = {
-            "household_id": household_id,
-            "seq": seq,
-            "kind": kind,
-            "body": body.decode(),
-            "prev_hash": head,
-            "hash": digest,
-            "created_at": now,
-        }
-        rows.append(row)
-        made.append(LedgerEntry.model_construct(**row))  # type: ignore[arg-type]  # trusted
+        rows.append(
+            {
+                "household_id": household_id,
+                "seq": seq,
+                "kind": kind,
+                "body": body.decode(),
+                "prev_hash": head,
+                "hash": digest,
+                "created_at": now,
+            }
+        )
         head = digest
-    if made:
-        # one executemany on the table, past the ORM's per-object bookkeeping
-        c = session.connection()
-        c.execute(sa_insert(table(LedgerEntry)), rows)
-        c.execute(_MOVE_HEAD, {"hid": household_id, "new_seq": seq, "new_head": head})
-        h = session.identity_map.get(session.identity_key(Household, household_id))
-        if h is not None:
-            session.expire(h)  # the session's copy reloads the new head when next read
-    return made
+    return rows
 
 
 @dataclass(frozen=True)
