@@ -46,6 +46,10 @@ _EXISTING = (
     " LIMIT 1"
 )
 _BATCH_KEYS, _ITEM_KEYS, _SEALED_BLOBS = table(BatchKey), table(ItemKey), table(SealedBlob)
+_EXISTING_MANY = (
+    "SELECT id, source_key, sha256 FROM vaultitem WHERE household_id = :hid"
+    " AND (source_key IN ({keys}) OR sha256 IN ({shas}))"
+)
 _RECIPIENTS = (
     "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active ORDER BY id"
 )
@@ -75,6 +79,20 @@ class IntakeResult:
     @property
     def action(self) -> str:
         return self.decision.action
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What ``Intake.look_ahead`` read for a batch (see there)."""
+
+    household_id: int
+    by_key: dict[str, int]
+    by_sha: dict[str, int]
+    recipients: list[tuple[int, str]]
+
+    def existing(self, source_key: str, sha256: str) -> int | None:
+        found = self.by_key.get(source_key)
+        return found if found is not None else self.by_sha.get(sha256)
 
 
 @dataclass(frozen=True)
@@ -145,18 +163,22 @@ class Intake:
         *,
         household_id: int | None = None,
         decision: Decision | None = None,
+        looked: Looked | None = None,
     ) -> Prepared | IntakeResult:
         """Decide and seal (the sealed blob is durably written); a result when nothing is left
-        to commit: not kept, or already in the vault. ``commit_many`` finishes the rest."""
+        to commit: not kept, or already in the vault. ``commit_many`` finishes the rest.
+        ``looked`` holds the reads ``look_ahead`` made for a whole batch including this one."""
         hid = household_id or self.rt.household_id
         sha = hashlib.sha256(msg.raw).hexdigest()
         d = decision or self.decide(msg.facts, hid)
         if d.action not in KEPT:
             return IntakeResult(d, sha)
-        existing = self._existing(hid, msg.source_key, sha)  # read-only looks before any write
+        if looked is None or looked.household_id != hid:
+            looked = self.look_ahead([msg], hid)
+        existing = looked.existing(msg.source_key, sha)  # read-only looks before any write
         if existing is not None:
             return IntakeResult(d, sha, existing, duplicate=True)
-        recipients = [(int(r), str(pub)) for r, pub in self._reads.rows(_RECIPIENTS, {"hid": hid})]
+        recipients = looked.recipients
         meta = {
             "channel": msg.channel,
             "source_key": msg.source_key,
@@ -168,6 +190,30 @@ class Intake:
         batch = self.keys.batch(hid, recipients)
         sealed = seal_item(self.rt.blobs, msg.raw, meta, batch, sha)
         return Prepared(msg, hid, d, sha, sealed)
+
+    def look_ahead(self, msgs: Sequence[InboundMessage], household_id: int | None = None) -> Looked:
+        """The reads ``prepare`` needs, made once for a batch: which of these messages are in
+        the vault already (by source key or SHA-256), and the keys to seal to. Each read is a
+        database call that lets other threads run; a batch of texts made two each."""
+        hid = household_id or self.rt.household_id
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(msgs), 4096):  # SQLite takes up to 32,766 parameters
+            params: dict[str, Any] = {"hid": hid}
+            keys, shas = [], []
+            for n, m in enumerate(msgs[start : start + 4096]):
+                params[f"k{n}"] = m.source_key
+                params[f"s{n}"] = hashlib.sha256(m.raw).hexdigest()
+                keys.append(f":k{n}")
+                shas.append(f":s{n}")
+            sql = _EXISTING_MANY.format(keys=", ".join(keys), shas=", ".join(shas))
+            found += self._reads.rows(sql, params)
+        recipients = [(int(r), str(pub)) for r, pub in self._reads.rows(_RECIPIENTS, {"hid": hid})]
+        return Looked(
+            hid,
+            {str(k): int(i) for i, k, _ in found},
+            {str(h): int(i) for i, _, h in found},
+            recipients,
+        )
 
     def commit_many(self, batch: Sequence[Prepared]) -> list[IntakeResult]:
         """Group commit: prepared items in one transaction, so one database sync covers them all

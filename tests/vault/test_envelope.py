@@ -207,3 +207,28 @@ def test_format1_items_still_open_rewrap_reset_and_export(rt: Runtime, tmp_path:
         items = [n for n in z.namelist() if n.startswith("items/")]
         bodies = sorted(z.read(n) for n in items)
     assert bodies == sorted([raw(1), raw(2)])
+
+
+def test_randomness_is_never_handed_out_twice_even_across_a_fork() -> None:
+    """Keys and nonces come from a buffer of kernel randomness: no slice may repeat, in this
+    process or in a forked child (a repeated nonce under one key breaks AES-GCM)."""
+    import os
+
+    first = [envelope.new_key() for _ in range(300)]  # crosses several 4 KiB refills
+    assert len(set(first)) == len(first)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what it draws next goes back to the parent
+        os.close(r)
+        os.write(w, b"".join(envelope.new_key() for _ in range(8)))
+        os._exit(0)
+    os.close(w)
+    parent_next = [envelope.new_key() for _ in range(8)]
+    child_bytes = b""
+    while chunk := os.read(r, 4096):
+        child_bytes += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    child = [child_bytes[i : i + 32] for i in range(0, len(child_bytes), 32)]
+    assert len(child) == 8
+    assert not set(child) & set(parent_next)

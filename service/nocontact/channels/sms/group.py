@@ -131,9 +131,12 @@ class GroupCommit:
         outcomes: list[Outcome | None] = [None] * len(batch)
         prepared: list[Prepared] = []
         at: list[int] = []
+        looked = None
+        with contextlib.suppress(Exception):  # then each text reads for itself (and may fail)
+            looked = self.intake.look_ahead([job.msg for job in batch])
         for i, job in enumerate(batch):
             try:
-                p = self.intake.prepare(job.msg, decision=job.decision)
+                p = self.intake.prepare(job.msg, decision=job.decision, looked=looked)
             except Exception as e:  # noqa: BLE001  (logged; that text's request gets a 503)
                 (outcomes[i],) = _failed(e, 1)
                 continue
