@@ -187,3 +187,26 @@ def test_small_originals_are_kept_in_the_database_and_large_ones_in_files(any_rt
     assert opened[small_id][1] == RAW and opened[big_id][1] == big
     assert files == [opened[big_id][0]], "only the large original is a file"
     assert stored_originals(any_rt) == sorted(b for b, _ in opened.values())
+
+
+def test_the_batch_dedupe_read_uses_the_unique_indexes(rt: Runtime) -> None:
+    """A look-ahead runs for every batch; scanning the household's items instead would make
+    each batch slower as the vault grows (seen: an OR between the IN lists did exactly that)."""
+    import sqlite3
+
+    from nocontact.intake import _EXISTING_MANY
+
+    sql = _EXISTING_MANY.format(keys=":k0, :k1", shas=":s0, :s1")
+    db = sqlite3.connect(rt.home / "nocontact.db")
+    try:
+        plan = [
+            row[3]
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN " + sql, dict.fromkeys(("hid", "k0", "k1", "s0", "s1"), "x")
+            )
+        ]
+    finally:
+        db.close()
+    searches = [p for p in plan if p.startswith(("SEARCH", "SCAN"))]
+    assert len(searches) == 2
+    assert all("source_key=?" in p or "sha256=?" in p for p in searches), plan

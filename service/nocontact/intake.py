@@ -46,9 +46,12 @@ _EXISTING = (
     " LIMIT 1"
 )
 _BATCH_KEYS, _ITEM_KEYS, _SEALED_BLOBS = table(BatchKey), table(ItemKey), table(SealedBlob)
+# two indexed look-ups: with OR between the IN lists SQLite scanned the household's items
 _EXISTING_MANY = (
     "SELECT id, source_key, sha256 FROM vaultitem WHERE household_id = :hid"
-    " AND (source_key IN ({keys}) OR sha256 IN ({shas}))"
+    " AND source_key IN ({keys})"
+    " UNION ALL SELECT id, source_key, sha256 FROM vaultitem WHERE household_id = :hid"
+    " AND sha256 IN ({shas})"
 )
 _RECIPIENTS = (
     "SELECT id, public_key FROM recipient WHERE household_id = :hid AND active ORDER BY id"
