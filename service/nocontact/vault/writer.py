@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from nocontact.db import insert_new
-from nocontact.models import Household, VaultItem, table
+from nocontact.models import Household, LedgerEntry, VaultItem, table
 from nocontact.vault import ledger
 
 _ITEMS = table(VaultItem)
@@ -194,8 +194,6 @@ def append_entries(
     locked: tuple[int, str],
 ) -> list[dict[str, Any]]:
     """Ledger entries through a writer, the head already locked: the rows written."""
-    from nocontact.models import LedgerEntry
-
     rows = ledger.chain_rows(household_id, kind, entries, *locked)
     if rows:
         w.insert(table(LedgerEntry), rows)
