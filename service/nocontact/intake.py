@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -66,6 +67,11 @@ class InboundMessage:
     facts: Facts
     received_at: datetime = field(default_factory=utcnow)
     meta: dict[str, Any] = field(default_factory=dict)  # sealed with the item (may hold content)
+
+    @cached_property
+    def sha256(self) -> str:
+        """Of the exact original; taken once (a 10 MB message is read by more than one step)."""
+        return hashlib.sha256(self.raw).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -172,7 +178,7 @@ class Intake:
         to commit: not kept, or already in the vault. ``commit_many`` finishes the rest.
         ``looked`` holds the reads ``look_ahead`` made for a whole batch including this one."""
         hid = household_id or self.rt.household_id
-        sha = hashlib.sha256(msg.raw).hexdigest()
+        sha = msg.sha256
         d = decision or self.decide(msg.facts, hid)
         if d.action not in KEPT:
             return IntakeResult(d, sha)
@@ -205,7 +211,7 @@ class Intake:
             keys, shas = [], []
             for n, m in enumerate(msgs[start : start + 4096]):
                 params[f"k{n}"] = m.source_key
-                params[f"s{n}"] = hashlib.sha256(m.raw).hexdigest()
+                params[f"s{n}"] = m.sha256
                 keys.append(f":k{n}")
                 shas.append(f":s{n}")
             sql = _EXISTING_MANY.format(keys=", ".join(keys), shas=", ".join(shas))

@@ -92,8 +92,3 @@ class KeyRing:
             if len(self._stored) > 64:
                 self._stored.clear()
             self._stored.update(b.id for b in batches)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._current.clear()
-            self._stored.clear()

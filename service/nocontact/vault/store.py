@@ -135,15 +135,11 @@ class Opener:
         return self.secret(item, self.session.get(ItemKey, (item.id, self.recipient_id)))
 
 
-def item_secret(session: Session, item: VaultItem, recipient_id: int, identity: str) -> ItemSecret:
-    return Opener(session, recipient_id, identity).item_secret(item)
-
-
 def open_item(
     session: Session, blobs: BlobStore, item: VaultItem, recipient_id: int, identity: str
 ) -> tuple[bytes, dict[str, Any]]:
     """The original bytes and the sealed metadata. The caller records the access."""
-    secret = item_secret(session, item, recipient_id, identity)
+    secret = Opener(session, recipient_id, identity).item_secret(item)
     raw = open_part(secret, sealed_original(session, blobs, item.blob), envelope.ORIGINAL)
     return raw, open_meta(secret, item)
 
