@@ -1,4 +1,5 @@
-"""`nocontact run`: everything configured, in one process, until SIGINT/SIGTERM."""
+"""`nocontact run`: everything configured, until SIGINT/SIGTERM: one process, and a child that
+commits webhook texts when an SMS gateway is configured (``channels/sms/commit_process.py``)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ async def serve(rt: Runtime) -> None:
         )
     )
     app.trust_proxies(server.config.forwarded_allow_ips)
+    commits = None
+    if app.webhooks.gateways:  # texts are sealed and committed in a child process
+        from nocontact.channels.sms.commit_process import ProcessGroupCommit
+
+        commits = ProcessGroupCommit(rt)
+        await commits.start()
+        app.webhooks.group = commits
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -80,6 +88,8 @@ async def serve(rt: Runtime) -> None:
         await stop()
     scheduler.shutdown(wait=False)
     await web
+    if commits is not None:  # the server answered its last request: nothing more will queue
+        await commits.close()
 
 
 def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -21,8 +21,10 @@ import contextlib
 import logging
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Protocol
 
 from nocontact.errors import ChannelError
 from nocontact.intake import InboundMessage, Intake, IntakeResult, Prepared
@@ -41,6 +43,15 @@ class CommitFailed(ChannelError):
 
 Outcome = IntakeResult | CommitFailed
 Waiter = Future[IntakeResult] | asyncio.Future[IntakeResult]
+
+
+class Committer(Protocol):
+    """What the webhooks hand texts to: ``GroupCommit`` (a thread, the default) or
+    ``commit_process.ProcessGroupCommit`` (a child process, under ``nocontact run``)."""
+
+    async def submit(self, msg: InboundMessage, decision: Decision) -> IntakeResult: ...
+
+    def process(self, msg: InboundMessage, decision: Decision) -> IntakeResult: ...
 
 
 @dataclass(frozen=True)
@@ -126,34 +137,39 @@ class GroupCommit:
                     self._writer = None
 
     def _commit(self, batch: list[_Job]) -> list[Outcome]:
-        """Prepare each text (a failure fails that text alone), then commit the rest at once
-        (a failure there fails them all: the transaction rolled back, nothing is stored)."""
-        outcomes: list[Outcome | None] = [None] * len(batch)
-        prepared: list[Prepared] = []
-        at: list[int] = []
-        looked = None
-        with contextlib.suppress(Exception):  # then each text reads for itself (and may fail)
-            looked = self.intake.look_ahead([job.msg for job in batch])
-        for i, job in enumerate(batch):
-            try:
-                p = self.intake.prepare(job.msg, decision=job.decision, looked=looked)
-            except Exception as e:  # noqa: BLE001  (logged; that text's request gets a 503)
-                (outcomes[i],) = _failed(e, 1)
-                continue
-            if isinstance(p, IntakeResult):  # not kept, or already in the vault
-                outcomes[i] = p
-            else:
-                prepared.append(p)
-                at.append(i)
-        if prepared:
-            try:
-                results: list[Outcome] = list(self.intake.commit_many(prepared))
-            except Exception as e:  # noqa: BLE001  (logged; the batch's requests get a 503)
-                results = list(_failed(e, len(prepared)))
-            for i, result in zip(at, results, strict=True):
-                outcomes[i] = result
-        assert all(o is not None for o in outcomes)
-        return [o for o in outcomes if o is not None]
+        return commit_batch(self.intake, [(job.msg, job.decision) for job in batch])
+
+
+def commit_batch(intake: Intake, batch: Sequence[tuple[InboundMessage, Decision]]) -> list[Outcome]:
+    """Prepare each text (a failure fails that text alone), then commit the rest at once (a
+    failure there fails them all: the transaction rolled back, nothing is stored). Also what
+    the commit process (``commit_process``) runs for each batch it is sent."""
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    prepared: list[Prepared] = []
+    at: list[int] = []
+    looked = None
+    with contextlib.suppress(Exception):  # then each text reads for itself (and may fail)
+        looked = intake.look_ahead([msg for msg, _ in batch])
+    for i, (msg, decision) in enumerate(batch):
+        try:
+            p = intake.prepare(msg, decision=decision, looked=looked)
+        except Exception as e:  # noqa: BLE001  (logged; that text's request gets a 503)
+            (outcomes[i],) = _failed(e, 1)
+            continue
+        if isinstance(p, IntakeResult):  # not kept, or already in the vault
+            outcomes[i] = p
+        else:
+            prepared.append(p)
+            at.append(i)
+    if prepared:
+        try:
+            results: list[Outcome] = list(intake.commit_many(prepared))
+        except Exception as e:  # noqa: BLE001  (logged; the batch's requests get a 503)
+            results = list(_failed(e, len(prepared)))
+        for i, result in zip(at, results, strict=True):
+            outcomes[i] = result
+    assert all(o is not None for o in outcomes)
+    return [o for o in outcomes if o is not None]
 
 
 def _failed(e: Exception, count: int) -> list[CommitFailed]:

@@ -14,9 +14,10 @@ So the answers carry the pages' security headers themselves (built once, by
 exception becomes a 500 here, logged with its type and place only, never its text.
 
 In the event loop: reading, verifying, parsing, deciding (a lookup in memory plus one small
-read), and handing a text to keep to the group commit, whose writer thread seals and commits
-it. A text that needs blocking network IO (MMS media, forwarding) goes through ``receive`` in
-the thread pool instead. Either way the 2xx goes out only after the commit; a failed commit is a
+read), and handing a text to keep to the group commit, which seals and commits it in a writer
+thread (``group``) or, under ``nocontact run``, in a child process (``commit_process``). A text
+that needs blocking network IO (MMS media, forwarding) goes through ``receive`` in the thread
+pool instead. Either way the 2xx goes out only after the commit; a failed commit is a
 503, which the provider retries (deduplicated on its message id).
 """
 
@@ -37,7 +38,7 @@ from nocontact.channels.sms.gateway import (
     now,
 )
 from nocontact.channels.sms.gateways import configured
-from nocontact.channels.sms.group import CommitFailed, GroupCommit
+from nocontact.channels.sms.group import CommitFailed, Committer, GroupCommit
 from nocontact.channels.sms.receive import message, needs_io
 from nocontact.channels.sms.receive import receive as receive_text  # ASGI has a `receive`
 from nocontact.errors import ConfigError
@@ -124,7 +125,7 @@ class SmsWebhooks:
         self.gateways = gateways
         self.base = rt.config.web.base_url()
         self.limit = rt.config.sms.max_body_bytes
-        self.group = GroupCommit(intake)
+        self.group: Committer = GroupCommit(intake)  # ``nocontact run``: the commit process
         self.replies = {
             name: Answer.of(gw.reply_status, gw.reply_body, gw.reply_type)
             for name, gw in gateways.items()
