@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -65,4 +66,78 @@ auth_token_env = "TWILIO_AUTH_TOKEN"
     with Session(reopened.engine) as s:
         items = s.exec(select(VaultItem)).all()
         assert [(i.source_key, i.action) for i in items] == [("sms:twilio:SM3000", "quarantine")]
+    reopened.engine.dispose()
+
+
+def commit_process_of(pid: int) -> int:
+    """The pid of ``nocontact run``'s commit process (its only child)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            if b"commit_process" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+        time.sleep(0.05)
+    raise AssertionError("no commit process")
+
+
+def test_nocontact_run_replaces_a_killed_commit_process_and_stops_with_its_group(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    """The texts are committed by a child of `nocontact run`. Killed, it is replaced before the
+    next text; a stop sent to the whole process group (Ctrl-C, a service manager) ends both."""
+    port = free_port()
+    config = f"""
+[web]
+listen = "127.0.0.1:{port}"
+public_url = "{PUBLIC_URL}"
+
+[sms.twilio]
+auth_token = "{TWILIO_TOKEN}"
+"""
+    rt = open_home(sms_template, tmp_path, config)
+    rt.engine.dispose()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nocontact", "--home", str(rt.home), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"{PUBLIC_URL}/webhooks/sms/twilio"
+
+    def deliver(client: httpx.Client, sid: str) -> int:
+        p = params(sid, ABUSER)
+        reply = client.post(
+            f"http://127.0.0.1:{port}/webhooks/sms/twilio",
+            content=signers.twilio_body(p),
+            headers=signers.twilio(TWILIO_TOKEN, url, p),
+        )
+        return reply.status_code
+
+    try:
+        wait_port(port)
+        first = commit_process_of(proc.pid)
+        with httpx.Client(timeout=30) as client:
+            assert deliver(client, "SM4000") == 200
+            os.kill(first, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{first}").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)  # reaped: `nocontact run` has seen it end
+            assert deliver(client, "SM4001") == 200
+        second = commit_process_of(proc.pid)
+        assert second != first
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    log = out.decode(errors="replace")
+    assert proc.returncode == 0, log
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{second}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{second}").exists(), "the commit process outlived `nocontact run`"
+    assert "ended while idle" in log
+    assert ABUSER not in log and ABUSER[1:] not in log
+    reopened = Runtime.open(rt.home, rt.config_path)
+    with Session(reopened.engine) as s:
+        items = s.exec(select(VaultItem)).all()
+        assert sorted(i.source_key for i in items) == ["sms:twilio:SM4000", "sms:twilio:SM4001"]
     reopened.engine.dispose()

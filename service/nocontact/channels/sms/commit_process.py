@@ -47,6 +47,7 @@ from nocontact.channels.sms.group import (
     Outcome,
     commit_batch,
 )
+from nocontact.errors import NoContactError
 from nocontact.intake import InboundMessage, Intake, IntakeResult
 from nocontact.matching import Decision
 from nocontact.runtime import Runtime
@@ -191,7 +192,9 @@ class ProcessGroupCommit:
 
     async def _commit(self, batch: list[_Job]) -> list[Outcome]:
         try:
-            if self._child is None:
+            if self._child is not None and self._child.proc.returncode is not None:
+                self._forget("ended while idle (exit code %s)", self._child.proc.returncode)
+            if self._child is None:  # dead before this batch was sent: it holds none of it
                 self._child = await self._spawn()
             return await self._child.commit([(job.msg, job.decision) for job in batch])
         except Exception as e:  # noqa: BLE001  (loop boundary: each text in the batch gets a 503)
@@ -205,6 +208,10 @@ class ProcessGroupCommit:
                 len(batch),
             )
             return [CommitProcessGone(f"not stored: {type(e).__name__}") for _ in batch]
+
+    def _forget(self, why: str, *args: object) -> None:
+        self._child = None
+        log.warning("sms commit process " + why + "; starting another", *args)
 
     async def _spawn(self) -> _Child:
         wait = self._last_start + self.restart_seconds - time.monotonic()
@@ -270,7 +277,11 @@ def child(argv: Sequence[str] | None = None) -> None:
     from nocontact.logging import setup_logging
 
     setup_logging()
-    rt = Runtime.open(Path(home), Path(config), upgrade=False)  # the parent migrated
+    try:
+        rt = Runtime.open(Path(home), Path(config), upgrade=False)  # the parent migrated
+    except NoContactError as e:  # the parent logs the failed start and answers 503
+        print(f"nocontact commit process: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     intake = Intake(rt)
     gc.freeze()
     gc.enable()
