@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -235,3 +236,36 @@ def test_a_child_that_cannot_start_fails_the_text_with_a_retry_not_a_hang(
 
     got = asyncio.run(run())
     assert isinstance(got, CommitFailed)
+
+
+def test_texts_from_worker_threads_and_the_event_loop_share_the_child(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    """Texts with MMS media or forwarding come from the thread pool (``process``), the rest
+    from the event loop (``submit``); twins across both are kept once."""
+    rt = open_home(sms_template, tmp_path, "")
+    decision = Intake(rt).decide(facts_from_sms(ABUSER, "hi"))
+
+    async def deliver_all() -> list[IntakeResult]:
+        commits = ProcessGroupCommit(rt)
+        await commits.start()
+        loop = asyncio.get_running_loop()
+        try:
+            with ThreadPoolExecutor(max_workers=10) as pool:
+                threaded = [
+                    loop.run_in_executor(pool, commits.process, text(f"T{n % 10}"), decision)
+                    for n in range(20)
+                ]
+                looped = [commits.submit(text(f"T{n % 10}"), decision) for n in range(20)]
+                return list(await asyncio.gather(*threaded, *looped))
+        finally:
+            await commits.close()
+
+    results = asyncio.run(deliver_all())
+    by_name: dict[int, set[int | None]] = {}
+    for n, result in enumerate(results):
+        by_name.setdefault(n % 10, set()).add(result.item_id)
+    assert all(len(ids) == 1 and None not in ids for ids in by_name.values())
+    assert sum(not r.duplicate for r in results) == 10
+    assert len(items(rt)) == 10
+    rt.engine.dispose()
