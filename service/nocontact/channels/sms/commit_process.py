@@ -46,6 +46,8 @@ from nocontact.channels.sms.group import (
     CommitFailed,
     Outcome,
     commit_batch,
+    outcome_of,
+    settle,
 )
 from nocontact.errors import NoContactError
 from nocontact.intake import InboundMessage, Intake, IntakeResult
@@ -159,11 +161,7 @@ class ProcessGroupCommit:
         self._jobs.append(_Job(msg, decision, fut))
         if self._pump is None:
             self._pump = loop.create_task(self._run())
-        timer = loop.call_later(self.wait_seconds, _expire, fut)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
+        return await outcome_of(fut, self.wait_seconds)
 
     def process(self, msg: InboundMessage, decision: Decision) -> IntakeResult:
         """From a worker thread (texts with MMS media or forwarding): blocks until committed."""
@@ -186,7 +184,7 @@ class ProcessGroupCommit:
                 if batch:
                     outcomes = await self._commit(batch)
                     for job, outcome in zip(batch, outcomes, strict=True):
-                        _settle(job.waiter, outcome)
+                        settle(job.waiter, outcome)
         finally:
             self._pump = None
 
@@ -241,20 +239,6 @@ class ProcessGroupCommit:
             raise CommitProcessGone("the commit process did not start")
         log.info("sms commit process %s started", proc.pid)
         return child
-
-
-def _settle(fut: asyncio.Future[IntakeResult], outcome: Outcome) -> None:
-    if fut.done():  # the request gave up (timeout, disconnect)
-        return
-    if isinstance(outcome, CommitFailed):
-        fut.set_exception(outcome)
-    else:
-        fut.set_result(outcome)
-
-
-def _expire(fut: asyncio.Future[IntakeResult]) -> None:
-    if not fut.done():
-        fut.set_exception(CommitFailed("no commit in time"))
 
 
 # --- the child ----------------------------------------------------------------------------

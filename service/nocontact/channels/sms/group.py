@@ -83,12 +83,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[IntakeResult] = loop.create_future()
         self._put(_Job(msg, decision, fut))
-        # a plain timer, not ``asyncio.timeout``: no cancelling, a tenth of the cost
-        timer = loop.call_later(self.wait_seconds, _expire, fut)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
+        return await outcome_of(fut, self.wait_seconds)
 
     def process(self, msg: InboundMessage, decision: Decision) -> IntakeResult:
         """From a worker thread: blocks until the text's batch committed."""
@@ -200,16 +195,31 @@ def _settle(batch: list[_Job], outcomes: list[Outcome]) -> None:
             loop.call_soon_threadsafe(_settle_in_loop, settled)
 
 
+async def outcome_of(fut: asyncio.Future[IntakeResult], seconds: float) -> IntakeResult:
+    """What ``fut`` is settled with, or ``CommitFailed`` after ``seconds``."""
+    # a plain timer, not ``asyncio.timeout``: no cancelling, a tenth of the cost
+    timer = fut.get_loop().call_later(seconds, _expire, fut)
+    try:
+        return await fut
+    finally:
+        timer.cancel()
+
+
 def _expire(fut: asyncio.Future[IntakeResult]) -> None:
     if not fut.done():
         fut.set_exception(CommitFailed("no commit in time"))
 
 
+def settle(fut: asyncio.Future[IntakeResult], outcome: Outcome) -> None:
+    """In the future's loop: hand it its outcome, unless the request gave up already."""
+    if fut.done():  # timed out, or cancelled
+        return
+    if isinstance(outcome, CommitFailed):
+        fut.set_exception(outcome)
+    else:
+        fut.set_result(outcome)
+
+
 def _settle_in_loop(settled: list[tuple[asyncio.Future[IntakeResult], Outcome]]) -> None:
     for fut, outcome in settled:
-        if fut.done():  # the request gave up (timeout, cancelled)
-            continue
-        if isinstance(outcome, CommitFailed):
-            fut.set_exception(outcome)
-        else:
-            fut.set_result(outcome)
+        settle(fut, outcome)
