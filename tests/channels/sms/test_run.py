@@ -134,7 +134,7 @@ auth_token = "{TWILIO_TOKEN}"
     while Path(f"/proc/{second}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{second}").exists(), "the commit process outlived `nocontact run`"
-    assert "ended while idle" in log
+    assert "commit process ended (exit code -9); starting another" in log
     assert ABUSER not in log and ABUSER[1:] not in log
     reopened = Runtime.open(rt.home, rt.config_path)
     with Session(reopened.engine) as s:

@@ -9,8 +9,12 @@ event loop's part of a batch is one pipe write and one read (issue 4, bench/webh
 Protocol over the child's stdin and stdout, frames of a 4-byte big-endian length and a pickle:
 
     child -> parent   READY, once its runtime is open
-    parent -> child   a batch: [(InboundMessage, Decision), ...]
-    child -> parent   the outcomes, in order: IntakeResult, or a failure's text (type only)
+    parent -> child   [(InboundMessage, Decision)]: each text as soon as it is decided
+    child -> parent   once per commit: the outcomes of every text it took, in the order sent
+                      (IntakeResult, or a failure's text: its type only)
+
+The child commits whatever arrived while it committed the last batch, so batches form where
+the commits are made, and the child never waits for the event loop between two of them.
 
 Pickle is fine here: both ends are this program and the pipes belong to the two processes.
 
@@ -27,24 +31,24 @@ stdin closes: the parent closing it at shutdown, or the parent gone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 import pickle
+import select
 import signal
 import struct
 import sys
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from nocontact.channels.sms.group import (
     WAIT_SECONDS,
     CommitFailed,
-    Outcome,
     commit_batch,
     outcome_of,
     settle,
@@ -55,7 +59,6 @@ from nocontact.matching import Decision
 from nocontact.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 256  # texts per frame; a batch is what queued while the one before committed
 READY = "ready"
 START_SECONDS = 60.0  # the child opens the runtime (imports, engine): about half a second
 RESTART_SECONDS = 1.0  # between starts: a child that dies at once must not spin
@@ -67,25 +70,28 @@ class CommitProcessGone(CommitFailed):
     """The child ended (or never started); the batch it held is answered 503."""
 
 
-@dataclass(frozen=True)
-class _Job:
-    msg: InboundMessage
-    decision: Decision
-    waiter: asyncio.Future[IntakeResult]
-
-
 class _Child:
-    """One running child and its two pipes (the event loop's side)."""
+    """One running child, its two pipes, and the texts sent to it still waiting for their
+    outcome, oldest first (it answers in the order it was sent)."""
 
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdin is not None and proc.stdout is not None
         self.proc = proc
         self._in = proc.stdin
         self._out = proc.stdout
+        self.waiting: deque[asyncio.Future[IntakeResult]] = deque()
+        self.reader: asyncio.Task[None] | None = None
 
-    async def send(self, obj: object) -> None:
+    @property
+    def running(self) -> bool:
+        return self.proc.returncode is None
+
+    def send(self, obj: object) -> None:
+        """Queue one frame on the pipe; whole, so frames from concurrent requests never mix."""
         data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
         self._in.write(_HEADER.pack(len(data)) + data)
+
+    async def drain(self) -> None:
         await self._in.drain()
 
     async def recv(self) -> Any:
@@ -96,15 +102,8 @@ class _Child:
             code = await self.proc.wait()
             raise CommitProcessGone(f"the commit process ended (exit code {code})") from None
 
-    async def commit(self, batch: Sequence[tuple[InboundMessage, Decision]]) -> list[Outcome]:
-        await self.send(list(batch))
-        replies: list[IntakeResult | str] = await self.recv()
-        if len(replies) != len(batch):
-            raise CommitProcessGone("the commit process answered the wrong number of texts")
-        return [CommitFailed(r) if isinstance(r, str) else r for r in replies]
-
     async def close(self, timeout: float) -> None:
-        if self.proc.returncode is None:
+        if self.running:
             self._in.close()
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout)
@@ -120,47 +119,53 @@ class ProcessGroupCommit:
     def __init__(
         self,
         rt: Runtime,
-        max_batch: int = MAX_BATCH,
         wait_seconds: float = WAIT_SECONDS,
         restart_seconds: float = RESTART_SECONDS,
     ) -> None:
         self.home = rt.home
         self.config_path = rt.config_path
-        self.max_batch = max_batch
         self.wait_seconds = wait_seconds
         self.restart_seconds = restart_seconds
-        self._jobs: deque[_Job] = deque()
         self._child: _Child | None = None
-        self._pump: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_start = -float("inf")
+        self._start_failed: BaseException | None = None
 
     @property
     def pid(self) -> int | None:
         """The running child's, if any (for tests and the operator's log)."""
-        return self._child.proc.pid if self._child is not None else None
+        child = self._child
+        return child.proc.pid if child is not None and child.running else None
 
     async def start(self) -> None:
         """Start the child now, so the first text does not wait for it."""
         self._loop = asyncio.get_running_loop()
-        self._child = await self._spawn()
+        await self._running_child()
 
     async def close(self, timeout: float = 20.0) -> None:
-        """After the web server stopped: let queued texts commit, then end the child."""
-        if self._pump is not None:
-            await asyncio.wait({self._pump}, timeout=timeout)
-        if self._child is not None:
-            await self._child.close(timeout)
-            self._child = None
+        """After the web server stopped: let the texts sent commit, then end the child."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        if child.waiting:
+            await asyncio.wait(set(child.waiting), timeout=timeout)
+        await child.close(timeout)
+        if child.reader is not None:
+            await asyncio.wait({child.reader}, timeout=timeout)
 
     async def submit(self, msg: InboundMessage, decision: Decision) -> IntakeResult:
-        """From the event loop: the result once the text's batch committed."""
+        """From the event loop: the result once the text committed."""
         loop = asyncio.get_running_loop()
         self._loop = self._loop or loop
+        child = self._child
+        if child is None or not child.running:
+            child = await self._running_child()  # a dead child held none of this text
         fut: asyncio.Future[IntakeResult] = loop.create_future()
-        self._jobs.append(_Job(msg, decision, fut))
-        if self._pump is None:
-            self._pump = loop.create_task(self._run())
+        child.waiting.append(fut)
+        child.send([(msg, decision)])
+        with contextlib.suppress(ConnectionError):  # it died: its reader fails ``fut``
+            await child.drain()
         return await outcome_of(fut, self.wait_seconds)
 
     def process(self, msg: InboundMessage, decision: Decision) -> IntakeResult:
@@ -174,42 +179,55 @@ class ProcessGroupCommit:
             done.cancel()
             raise CommitFailed("no commit in time") from None
 
-    async def _run(self) -> None:
-        """Send what queued, wait for its outcomes, repeat while texts are waiting."""
-        try:
-            while self._jobs:
-                jobs = self._jobs
-                batch = [jobs.popleft() for _ in range(min(len(jobs), self.max_batch))]
-                batch = [job for job in batch if not job.waiter.done()]  # gave up: 503 already
-                if batch:
-                    outcomes = await self._commit(batch)
-                    for job, outcome in zip(batch, outcomes, strict=True):
-                        settle(job.waiter, outcome)
-        finally:
-            self._pump = None
+    async def _running_child(self) -> _Child:
+        async with self._starting:  # one start, however many texts are waiting for it
+            child = self._child
+            if child is not None and child.running:
+                return child
+            if child is not None:
+                code = child.proc.returncode
+                log.warning("sms commit process ended (exit code %s); starting another", code)
+                self._child = None
+            if self._start_failed is not None and self._in_restart_wait():
+                raise CommitProcessGone("the commit process cannot start") from self._start_failed
+            try:
+                child = await self._spawn()
+            except Exception as e:
+                self._start_failed = e
+                log.error("sms commit process did not start: %s", type(e).__name__)
+                raise CommitProcessGone("the commit process cannot start") from e
+            self._start_failed = None
+            child.reader = asyncio.get_running_loop().create_task(self._read(child))
+            self._child = child
+            return child
 
-    async def _commit(self, batch: list[_Job]) -> list[Outcome]:
-        try:
-            if self._child is not None and self._child.proc.returncode is not None:
-                self._forget("ended while idle (exit code %s)", self._child.proc.returncode)
-            if self._child is None:  # dead before this batch was sent: it holds none of it
-                self._child = await self._spawn()
-            return await self._child.commit([(job.msg, job.decision) for job in batch])
-        except Exception as e:  # noqa: BLE001  (loop boundary: each text in the batch gets a 503)
-            child, self._child = self._child, None
-            if child is not None and child.proc.returncode is None:
-                child.proc.kill()  # one that answered nonsense or too late is not trusted again
-            log.error(
-                "sms commit process failed: %s (%s); %s texts in flight answered 503",
-                type(e).__name__,
-                e if isinstance(e, CommitProcessGone) else "-",
-                len(batch),
-            )
-            return [CommitProcessGone(f"not stored: {type(e).__name__}") for _ in batch]
+    def _in_restart_wait(self) -> bool:
+        return time.monotonic() < self._last_start + self.restart_seconds
 
-    def _forget(self, why: str, *args: object) -> None:
-        self._child = None
-        log.warning("sms commit process " + why + "; starting another", *args)
+    async def _read(self, child: _Child) -> None:
+        """Hand each commit's outcomes to the texts' requests, in the order they were sent."""
+        try:
+            while True:
+                replies: list[IntakeResult | str] = await child.recv()
+                if len(replies) > len(child.waiting):
+                    raise CommitProcessGone("the commit process answered texts never sent")
+                for reply in replies:
+                    outcome = CommitFailed(reply) if isinstance(reply, str) else reply
+                    settle(child.waiting.popleft(), outcome)
+        except Exception as e:  # noqa: BLE001  (its texts in flight get a 503 and are retried)
+            if child.running:
+                child.proc.kill()  # one that answered nonsense is not trusted again
+            if child.waiting:
+                log.error(
+                    "sms commit process failed: %s (%s); %s texts in flight answered 503",
+                    type(e).__name__,
+                    e if isinstance(e, CommitProcessGone) else "-",
+                    len(child.waiting),
+                )
+            while child.waiting:
+                settle(
+                    child.waiting.popleft(), CommitProcessGone(f"not stored: {type(e).__name__}")
+                )
 
     async def _spawn(self) -> _Child:
         wait = self._last_start + self.restart_seconds - time.monotonic()
@@ -252,7 +270,7 @@ def child(argv: Sequence[str] | None = None) -> None:
     gc.disable()  # start-up objects live as long as the process (see ``cli.start_up_done``)
     # frames go over private copies of fds 0 and 1; fd 1 becomes stderr and fd 0 /dev/null, so
     # a stray print or read elsewhere cannot break a frame
-    frames_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    frames_in = _Frames(os.dup(0))
     frames_out = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -270,33 +288,50 @@ def child(argv: Sequence[str] | None = None) -> None:
     gc.freeze()
     gc.enable()
     _write(frames_out, READY)
-    while (batch := _read(frames_in)) is not None:
-        outcomes = commit_batch(intake, batch)
+    while (batch := frames_in.batch()) is not None:
+        outcomes = commit_batch(intake, batch)  # one commit, one answer: in the order sent
         _write(frames_out, [str(o) if isinstance(o, CommitFailed) else o for o in outcomes])
     rt.engine.dispose()
 
 
-def _read(f: IO[bytes]) -> Any:
-    """The next frame, or None at the end of input (the parent closed it, or is gone)."""
-    header = _exactly(f, _HEADER.size)
-    if header is None:
-        return None
-    (size,) = _HEADER.unpack(header)
-    data = _exactly(f, size)
-    if data is None:
-        return None
-    return pickle.loads(data)  # noqa: S301  (our parent, over its private pipe)
+class _Frames:
+    """The parent's frames, each a list of (text, decision)."""
 
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = bytearray()
 
-def _exactly(f: IO[bytes], size: int) -> bytes | None:
-    chunks: list[bytes] = []
-    while size:
-        chunk = f.read(size)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        size -= len(chunk)
-    return b"".join(chunks)
+    def batch(self) -> list[tuple[InboundMessage, Decision]] | None:
+        """Blocks for one whole frame, then adds every whole frame already in the pipe: what
+        arrived while the last batch committed. None at the end of input (the parent closed
+        the pipe, or is gone)."""
+        jobs = self._whole()
+        while not jobs:
+            if not self._fill():
+                return None
+            jobs = self._whole()
+        while select.select([self.fd], [], [], 0)[0] and self._fill():
+            jobs += self._whole()
+        return jobs
+
+    def _fill(self) -> bool:
+        chunk = os.read(self.fd, 1 << 20)
+        self.buf += chunk
+        return bool(chunk)
+
+    def _whole(self) -> list[tuple[InboundMessage, Decision]]:
+        jobs: list[tuple[InboundMessage, Decision]] = []
+        at = 0
+        while len(self.buf) - at >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buf, at)
+            end = at + _HEADER.size + size
+            if len(self.buf) < end:
+                break
+            # our parent, over its private pipe
+            jobs += pickle.loads(self.buf[at + _HEADER.size : end])  # noqa: S301
+            at = end
+        del self.buf[:at]
+        return jobs
 
 
 def _write(f: IO[bytes], obj: object) -> None:
