@@ -176,8 +176,10 @@ def _mms_downloaded(p: Payload, device: str) -> InboundText:
     body = text_field(p, "body", required=False)
     attachments = _attachments(p)
     message = p.get("messageId")
+    # what the MMS is, not whether the phone could read a part's bytes this time
+    parts = [{k: v for k, v in a.items() if k != "inline"} for a in attachments]
     content = json.dumps(
-        ["mms:downloaded", message, subject, body, attachments], ensure_ascii=False, sort_keys=True
+        ["mms:downloaded", message, subject, body, parts], ensure_ascii=False, sort_keys=True
     )
     reported: dict[str, object] = {"attachments": attachments} if attachments else {}
     reported.update((k, p[k]) for k in ("messageId", "simNumber") if p.get(k) is not None)

@@ -199,7 +199,7 @@ class SmsWebhooks:
         if not texts:  # a delivery report or other event: nothing to keep
             return reply
         decided = [(t, self._decide(t)) for t in texts]
-        if not any(self._touches_store(t, d) for t, (_, d) in decided):
+        if not any(self._needs_work(t, d) for t, (_, d) in decided):
             return reply  # allowed and not forwarded: nothing to write or send
         whole = evidence(gw, req)
         results = await _settled(
@@ -211,7 +211,8 @@ class SmsWebhooks:
         facts = facts_from_sms(text.sender, text.text)
         return facts, self.intake.decide(facts)
 
-    def _touches_store(self, text: InboundText, decision: Decision) -> bool:
+    def _needs_work(self, text: InboundText, decision: Decision) -> bool:
+        """To be kept, or forwarded (or both)."""
         return decision.action in KEPT or needs_io(self.rt, text, decision)
 
     async def _keep(
