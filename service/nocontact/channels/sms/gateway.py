@@ -1,9 +1,12 @@
 """What every SMS gateway module provides, and the pieces they share.
 
-A gateway module turns one webhook request into an ``InboundText`` in two steps, always in this
+A gateway module turns one webhook request into ``InboundText``s in two steps, always in this
 order: ``verify`` (the signature over the raw body; nothing is parsed before it passes) and
 ``parse`` (the provider's payload into a normalised text). Both are plain functions of a
-``WebhookRequest`` so tests and the release path call them without HTTP.
+``WebhookRequest`` so tests and the release path call them without HTTP. A provider whose one
+request can carry several texts (capcom6's batch events) also gives ``parse_all``; the route
+reads every request through ``Gateway.texts``, so all of a request's texts are parsed (and a
+malformed one refuses the whole request) before any is kept.
 
 Errors: ``Refused`` (bad or missing signature -> 403, nothing stored, one log line) and
 ``Malformed`` (signed but unreadable -> 400, nothing stored). Their messages carry reasons only,
@@ -44,6 +47,9 @@ class WebhookRequest:
     url: str  # the URL the provider signed: [web] public_url + path (+ query), never request.url
     headers: Mapping[str, str]  # lower-case names
     body: bytes  # exactly as received
+    # which text of a batch request this stands for: set when read back from a batch text's
+    # evidence (releasing it), so ``parse`` gives that text and not the first
+    entry: int | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -77,6 +83,7 @@ class InboundText:
     media_auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth, Twilio
     # what the provider said about media it did not send (capcom6 MMS: size, content class)
     media_reported: Mapping[str, object] | None = None
+    batch_index: int | None = None  # its place in a batch request; None when sent alone
 
     @property
     def source_key(self) -> str:
@@ -92,6 +99,15 @@ class Gateway:
     reply_body: bytes = b""
     reply_type: str | None = None
     reply_status: int = 200
+    # every text of a request that may carry several (raises Malformed if any is unreadable)
+    parse_all: Callable[[WebhookRequest], list[InboundText]] | None = None
+
+    def texts(self, req: WebhookRequest) -> list[InboundText]:
+        """All the texts the request carries: none (a status report, a ping), one, or a batch."""
+        if self.parse_all is not None:
+            return self.parse_all(req)
+        text = self.parse(req)
+        return [] if text is None else [text]
 
 
 def evidence(gw: Gateway, req: WebhookRequest) -> bytes:
@@ -114,13 +130,29 @@ def evidence(gw: Gateway, req: WebhookRequest) -> bytes:
     return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
 
+def batch_evidence(whole: bytes, index: int) -> bytes:
+    """The evidence of one text of a batch: the whole request (``evidence``) plus the text's
+    place in it, as ``"batch_index"``. Every text of a batch keeps the same request bytes; the
+    index also makes each text's record distinct, which the intake needs (it deduplicates on
+    the record's SHA-256 as well as on the message id). The result is what ``json.dumps`` of
+    the record with that key would give (keys sorted: ``batch_index`` comes first), made by
+    prefixing, not by encoding a large body again for each text."""
+    if not whole.startswith(b"{"):
+        raise ValueError("not an evidence record")
+    return b'{"batch_index":%d,' % index + whole[1:]
+
+
 def request_from_evidence(raw: bytes) -> tuple[str, WebhookRequest]:
     """The provider and request back from kept evidence (for releasing a held text)."""
     try:
         doc = json.loads(raw)
         if doc.get("format") != EVIDENCE_FORMAT:
             raise Malformed("not an SMS evidence record")
-        req = WebhookRequest(doc["url"], dict(doc["headers"]), doc["body"].encode("utf-8"))
+        entry = doc.get("batch_index")
+        if entry is not None and (not isinstance(entry, int) or isinstance(entry, bool)):
+            raise Malformed("not an SMS evidence record")
+        body = doc["body"].encode("utf-8")
+        req = WebhookRequest(doc["url"], dict(doc["headers"]), body, entry)
         return str(doc["provider"]), req
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise Malformed("not an SMS evidence record") from e

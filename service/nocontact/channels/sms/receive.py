@@ -72,6 +72,11 @@ def message(
     }
     if text.media_reported:
         meta["media_reported"] = dict(text.media_reported)
+    if text.batch_index is not None:
+        # the raw request holds the whole batch: say which text this is, and give its text,
+        # which the vault's viewer and the export show instead of searching the request
+        meta["batch_index"] = text.batch_index
+        meta["text"] = text.text
     if media is not None:
         meta["media"] = media
     return InboundMessage(

@@ -13,27 +13,35 @@ So the answers carry the pages' security headers themselves (built once, by
 ``web.security.secure_headers``), the body limit is enforced here while reading, and an
 exception becomes a 500 here, logged with its type and place only, never its text.
 
-In the event loop: reading, verifying, parsing, deciding (a lookup in memory plus one small
-read), and handing a text to keep to the group commit, which seals and commits it in a writer
+In the event loop: reading, verifying, parsing (every text of the request: a gateway may send
+several in one, capcom6's batch events), deciding each (a lookup in memory plus one small
+read), and handing each text to keep to the group commit, which seals and commits it in a writer
 thread (``group``) or, under ``nocontact run``, in a child process (``commit_process``). A text
 that needs blocking network IO (MMS media, forwarding) goes through ``receive`` in the thread
-pool instead. Either way the 2xx goes out only after the commit; a failed commit is a
-503, which the provider retries (deduplicated on its message id).
+pool instead. Either way the 2xx goes out only after the commit of every text of the request;
+one failed commit is a 503, and the provider retries the whole request (each text deduplicated
+on its message id).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from nocontact.channels.sms.gateway import (
     Gateway,
+    InboundText,
     Malformed,
     Refused,
     WebhookRequest,
+    batch_evidence,
     evidence,
     now,
 )
@@ -44,7 +52,8 @@ from nocontact.channels.sms.receive import receive as receive_text  # ASGI has a
 from nocontact.errors import ConfigError
 from nocontact.intake import KEPT, Intake
 from nocontact.logging import origin
-from nocontact.matching.facts import facts_from_sms
+from nocontact.matching import Decision
+from nocontact.matching.facts import Facts, facts_from_sms
 from nocontact.models import utcnow
 from nocontact.runtime import Runtime
 from nocontact.web.security import secure_headers
@@ -116,6 +125,18 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
+async def _settled(jobs: list[Coroutine[Any, Any, bool]]) -> list[bool | BaseException]:
+    """Each text's outcome, or its exception, once all of them are done: the texts of a batch
+    are handed to the group commit together (they share its next commit), and the answer waits
+    for the last. A lone text is awaited as it is (no task to make)."""
+    if len(jobs) == 1:
+        try:
+            return [await jobs[0]]
+        except CommitFailed as e:
+            return [e]
+    return await asyncio.gather(*jobs, return_exceptions=True)
+
+
 class SmsWebhooks:
     """Answers the configured providers' webhooks; ``gateway`` says if a request is one."""
 
@@ -169,32 +190,62 @@ class SmsWebhooks:
             log.warning("sms webhook refused: provider=%s reason=%s", gw.name, e.reason)
             return REFUSED
         try:
-            text = gw.parse(req)
+            texts = gw.texts(req)  # all of them before any is kept: one bad entry, nothing kept
             req.text  # noqa: B018  (the evidence needs UTF-8: refused alike, whatever the decision)
         except Malformed as e:
             log.info("sms webhook malformed: provider=%s reason=%s", gw.name, e.reason)
             return MALFORMED
         reply = self.replies[gw.name]
-        if text is None:  # a delivery report or other event: nothing to keep
+        if not texts:  # a delivery report or other event: nothing to keep
             return reply
+        decided = [(t, self._decide(t)) for t in texts]
+        if not any(self._needs_work(t, d) for t, (_, d) in decided):
+            return reply  # allowed and not forwarded: nothing to write or send
+        whole = evidence(gw, req)
+        results = await _settled(
+            [self._keep(t, facts, d, whole, received_at) for t, (facts, d) in decided]
+        )
+        return self._answer(results, reply)
+
+    def _decide(self, text: InboundText) -> tuple[Facts, Decision]:
         facts = facts_from_sms(text.sender, text.text)
-        decision = self.intake.decide(facts)
-        try:
-            if needs_io(self.rt, text, decision):
-                outcome = await run_in_threadpool(
-                    receive_text,
-                    self.rt,
-                    self.intake,
-                    text,
-                    evidence(gw, req),
-                    received_at,
-                    self.group.process,
-                    decision,
-                )
-                return RETRY if outcome.retry else reply
-            if decision.action in KEPT:
-                msg = message(text, evidence(gw, req), facts, received_at)
-                await self.group.submit(msg, decision)
-        except CommitFailed:
-            return RETRY
-        return reply
+        return facts, self.intake.decide(facts)
+
+    def _needs_work(self, text: InboundText, decision: Decision) -> bool:
+        """To be kept, or forwarded (or both)."""
+        return decision.action in KEPT or needs_io(self.rt, text, decision)
+
+    async def _keep(
+        self,
+        text: InboundText,
+        facts: Facts,
+        decision: Decision,
+        whole: bytes,
+        received_at: datetime,
+    ) -> bool:
+        """Keep (and forward) one text; True if the provider must deliver it again."""
+        raw = whole if text.batch_index is None else batch_evidence(whole, text.batch_index)
+        if needs_io(self.rt, text, decision):
+            outcome = await run_in_threadpool(
+                receive_text,
+                self.rt,
+                self.intake,
+                text,
+                raw,
+                received_at,
+                self.group.process,
+                decision,
+            )
+            return outcome.retry
+        if decision.action in KEPT:
+            await self.group.submit(message(text, raw, facts, received_at), decision)
+        return False
+
+    @staticmethod
+    def _answer(results: list[bool | BaseException], reply: Answer) -> Answer:
+        """The reply once every text of the request is settled: any text not stored, or not
+        forwarded, asks for the whole request again (the texts stored are deduplicated then)."""
+        for r in results:
+            if isinstance(r, BaseException) and not isinstance(r, CommitFailed):
+                raise r  # a fault, not a failed commit: a 500, logged by ``answer``
+        return RETRY if any(r is not False for r in results) else reply
