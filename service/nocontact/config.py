@@ -275,7 +275,9 @@ class SmsConfig(Strict):
     httpsms: SigningKeyConfig | None = None
     generic: SigningKeyConfig | None = None
     forward: ForwardConfig | None = None
-    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    # unset: each gateway's own (``Gateway.max_body_bytes``: 256 KiB, capcom6 16 MiB, as its
+    # downloaded MMS carry their pictures); set: this, for every gateway
+    max_body_bytes: int | None = Field(None, ge=1024)
     fetch_media: bool = True  # MMS: fetch the pictures into the vault for held texts
     max_media_bytes: int = Field(5 * 1024 * 1024, ge=0)  # per text, all media together
 

@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -453,3 +454,30 @@ def test_one_text_of_a_batch_not_stored_answers_503_and_the_retry_keeps_each_onc
     assert "not stored" in caplog.text
     for secret in (*texts, ABUSER, "Mark", "sms:android-gateway:"):
         assert secret not in caplog.text
+
+
+def test_a_downloaded_mms_with_a_large_picture_is_kept_under_the_default_limit(
+    sms_env: SmsEnv,
+) -> None:
+    """Its pictures come inside the request: a 3 MiB one (4 MiB in base64) is kept with the
+    default settings, where a Twilio request a tenth that size is refused (413)."""
+    picture = os.urandom(3 * 1024 * 1024)
+    payload = downloaded_payload(ABUSER, "big", "a photo")
+    payload["attachments"] = [
+        {
+            "partId": 7,
+            "contentType": "image/jpeg",
+            "name": "IMG_0002.jpg",
+            "size": len(picture),
+            "data": base64.b64encode(picture).decode(),
+        }
+    ]
+    body = envelope("mms:downloaded", payload)
+    assert post(sms_env, body).status_code == 200
+    [item] = sms_env.items()
+    raw, _ = open_as_owner(sms_env, item)
+    assert json.loads(raw)["body"].encode() == body
+    # past the gateway's own limit: refused unread, nothing kept
+    too_big = envelope("mms:downloaded", {**payload, "body": "x" * (16 * 1024 * 1024)})
+    assert post(sms_env, too_big).status_code == 413
+    assert len(sms_env.items()) == 1

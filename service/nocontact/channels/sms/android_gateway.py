@@ -54,6 +54,9 @@ from nocontact.config import Config
 
 log = logging.getLogger(__name__)
 NAME = "android-gateway"
+# mms:downloaded carries the pictures in the request, base64 (a third larger); carriers cap an
+# MMS at 300 KiB to a few MiB, and a batch event holds several
+MAX_BODY_BYTES = 16 * 1024 * 1024
 HEADERS = ("content-type", "user-agent", "x-signature", "x-timestamp")
 MMS_REPORTED = ("messageId", "transactionId", "size", "contentClass", "simNumber")
 ATTACHMENT_FIELDS = ("partId", "contentType", "name", "size")
@@ -283,4 +286,4 @@ def gateway(config: Config) -> Gateway | None:
     def verify(req: WebhookRequest, now: float) -> None:
         verify_with(key, cfg.tolerance_seconds, req, now)
 
-    return Gateway(NAME, verify, parse, HEADERS, parse_all=parse_all)
+    return Gateway(NAME, verify, parse, HEADERS, parse_all=parse_all, max_body_bytes=MAX_BODY_BYTES)

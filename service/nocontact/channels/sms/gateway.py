@@ -101,6 +101,8 @@ class Gateway:
     reply_status: int = 200
     # every text of a request that may carry several (raises Malformed if any is unreadable)
     parse_all: Callable[[WebhookRequest], list[InboundText]] | None = None
+    # a larger request gets 413, unread; ``[sms] max_body_bytes`` overrides it for all
+    max_body_bytes: int = 256 * 1024
 
     def texts(self, req: WebhookRequest) -> list[InboundText]:
         """All the texts the request carries: none (a status report, a ping), one, or a batch."""

@@ -145,7 +145,8 @@ class SmsWebhooks:
         self.intake = intake
         self.gateways = gateways
         self.base = rt.config.web.base_url()
-        self.limit = rt.config.sms.max_body_bytes
+        limit = rt.config.sms.max_body_bytes
+        self.limits = {name: limit or gw.max_body_bytes for name, gw in gateways.items()}
         self.group: Committer = GroupCommit(intake)  # ``nocontact run``: the commit process
         self.replies = {
             name: Answer.of(gw.reply_status, gw.reply_body, gw.reply_type)
@@ -176,7 +177,7 @@ class SmsWebhooks:
     async def _webhook(self, gw: Gateway, scope: Scope, receive: Receive) -> Answer:
         received_at = utcnow()
         try:
-            body = await _body(scope, receive, self.limit)
+            body = await _body(scope, receive, self.limits[gw.name])
         except _TooLarge:
             return TOO_LARGE
         url = self.base + scope["path"]
