@@ -481,3 +481,16 @@ def test_a_downloaded_mms_with_a_large_picture_is_kept_under_the_default_limit(
     too_big = envelope("mms:downloaded", {**payload, "body": "x" * (16 * 1024 * 1024)})
     assert post(sms_env, too_big).status_code == 413
     assert len(sms_env.items()) == 1
+
+
+def test_a_forwarded_text_without_words_says_so(
+    sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
+) -> None:
+    """A binary data SMS has nothing to read out: the survivor gets "[no text]", not a bare
+    "From X: "."""
+    env = sms_env_factory(forward=gateway_forward(fake_api))
+    body = envelope("sms:data-received", data_payload(STRANGER, b"\x00\xff\x05\x04"))
+    assert post(env, body).status_code == 200
+    assert [json.loads(p.body)["message"] for p in fake_api.posts()] == [
+        f"From {STRANGER}: [no text]"
+    ]

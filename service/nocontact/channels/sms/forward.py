@@ -33,7 +33,8 @@ TWILIO_API = "https://api.twilio.com"
 
 
 def message_for(text: InboundText) -> str:
-    body = f"From {text.sender}: {text.text}"
+    # a data SMS that is not UTF-8, or an MMS without words: say so rather than send "From X: "
+    body = f"From {text.sender}: {text.text or '[no text]'}"
     if text.media:
         body += f"\n[{len(text.media)} picture(s) kept with the text]"
     elif text.media_reported:
