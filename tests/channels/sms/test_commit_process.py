@@ -269,3 +269,35 @@ def test_texts_from_worker_threads_and_the_event_loop_share_the_child(
     assert sum(not r.duplicate for r in results) == 10
     assert len(items(rt)) == 10
     rt.engine.dispose()
+
+
+def test_a_child_that_answers_nothing_is_ended_and_replaced(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    """Stopped (stuck): the text waits its time and fails (503), the child is ended, and the
+    provider's retry is kept by a new one."""
+    rt = open_home(sms_template, tmp_path, "")
+    decision = Intake(rt).decide(facts_from_sms(ABUSER, "hi"))
+
+    async def run() -> tuple[int, BaseException | IntakeResult, IntakeResult, int | None]:
+        commits = ProcessGroupCommit(rt, wait_seconds=1.0, restart_seconds=0.0)
+        await commits.start()
+        try:
+            stuck = commits.pid
+            assert stuck is not None
+            os.kill(stuck, signal.SIGSTOP)
+            (first,) = await asyncio.gather(
+                commits.submit(text("S"), decision), return_exceptions=True
+            )
+            retry = await commits.submit(text("S"), decision)
+            return stuck, first, retry, commits.pid
+        finally:
+            await commits.close()
+
+    stuck, first, retry, now = asyncio.run(run())
+    assert isinstance(first, CommitFailed)
+    assert not alive(stuck)
+    assert now is not None and now != stuck
+    assert retry.item_id is not None and not retry.duplicate
+    assert [i.source_key for i in items(rt)] == ["sms:test:S"]
+    rt.engine.dispose()

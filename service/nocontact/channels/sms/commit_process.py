@@ -23,6 +23,9 @@ batch committed. If the child dies, the batch in flight fails (503: the provider
 the dedupe on its message id makes the retry of a batch that did commit harmless); the next
 batch starts a new child, at most one start a second.
 
+A child that answers nothing for ``wait_seconds`` after a text was sent to it (stopped, stuck
+in a lock) is killed, and the next text starts another.
+
 The child ignores SIGINT and SIGTERM (a Ctrl-C or a service manager's stop reaches the whole
 process group, and the child must finish what the parent still waits for); it ends when its
 stdin closes: the parent closing it at shutdown, or the parent gone.
@@ -81,10 +84,19 @@ class _Child:
         self._out = proc.stdout
         self.waiting: deque[asyncio.Future[IntakeResult]] = deque()
         self.reader: asyncio.Task[None] | None = None
+        self.answered = time.monotonic()  # when it last answered (or started)
+        self.killed = False
 
     @property
     def running(self) -> bool:
-        return self.proc.returncode is None
+        return not self.killed and self.proc.returncode is None
+
+    def kill(self) -> None:
+        """Not trusted any more: no text is sent to it from now on."""
+        self.killed = True
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
 
     def send(self, obj: object) -> None:
         """Queue one frame on the pipe; whole, so frames from concurrent requests never mix."""
@@ -103,7 +115,7 @@ class _Child:
             raise CommitProcessGone(f"the commit process ended (exit code {code})") from None
 
     async def close(self, timeout: float) -> None:
-        if self.running:
+        if self.proc.returncode is None:
             self._in.close()
             try:
                 await asyncio.wait_for(self.proc.wait(), timeout)
@@ -162,11 +174,22 @@ class ProcessGroupCommit:
         if child is None or not child.running:
             child = await self._running_child()  # a dead child held none of this text
         fut: asyncio.Future[IntakeResult] = loop.create_future()
+        sent = time.monotonic()
         child.waiting.append(fut)
         child.send([(msg, decision)])
         with contextlib.suppress(ConnectionError):  # it died: its reader fails ``fut``
             await child.drain()
-        return await outcome_of(fut, self.wait_seconds)
+        try:
+            return await outcome_of(fut, self.wait_seconds)
+        except CommitFailed:
+            if child.running and child.answered < sent:  # nothing at all since: it is stuck
+                log.error(
+                    "sms commit process %s answered nothing in %s s; ending it",
+                    child.proc.pid,
+                    self.wait_seconds,
+                )
+                child.kill()  # its reader fails the rest; the next text starts another
+            raise
 
     def process(self, msg: InboundMessage, decision: Decision) -> IntakeResult:
         """From a worker thread (texts with MMS media or forwarding): blocks until committed."""
@@ -185,8 +208,9 @@ class ProcessGroupCommit:
             if child is not None and child.running:
                 return child
             if child is not None:
-                code = child.proc.returncode
-                log.warning("sms commit process ended (exit code %s); starting another", code)
+                if not child.killed:  # (one we ended was logged then)
+                    code = child.proc.returncode
+                    log.warning("sms commit process ended (exit code %s); starting another", code)
                 self._child = None
             if self._start_failed is not None and self._in_restart_wait():
                 raise CommitProcessGone("the commit process cannot start") from self._start_failed
@@ -209,14 +233,15 @@ class ProcessGroupCommit:
         try:
             while True:
                 replies: list[IntakeResult | str] = await child.recv()
+                child.answered = time.monotonic()
                 if len(replies) > len(child.waiting):
                     raise CommitProcessGone("the commit process answered texts never sent")
                 for reply in replies:
                     outcome = CommitFailed(reply) if isinstance(reply, str) else reply
                     settle(child.waiting.popleft(), outcome)
         except Exception as e:  # noqa: BLE001  (its texts in flight get a 503 and are retried)
-            if child.running:
-                child.proc.kill()  # one that answered nonsense is not trusted again
+            if child.proc.returncode is None:
+                child.kill()  # one that answered nonsense is not trusted again
             if child.waiting:
                 log.error(
                     "sms commit process failed: %s (%s); %s texts in flight answered 503",
