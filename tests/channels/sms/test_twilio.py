@@ -272,3 +272,19 @@ def test_an_unreadable_body_is_refused_not_a_server_error(sms_env: SmsEnv) -> No
     headers = signers.twilio(TWILIO_TOKEN, sms_env.url("twilio"), params("SM1300", ABUSER))
     assert sms_env.post("twilio", b"From=\xff\xfe&Body=x", headers).status_code == 403
     assert sms_env.items() == []
+
+
+def test_the_fallback_call_after_a_failed_webhook_is_a_second_delivery(sms_env: SmsEnv) -> None:
+    """Twilio does not retry a failed message webhook; it calls the "primary handler fails" URL
+    once, with ErrorCode and ErrorUrl added. Pointed at the same URL, that call keeps a text the
+    first call did not, and adds nothing for one it did."""
+    url = sms_env.url("twilio")
+    missed = params("SM2100", ABUSER, ErrorCode="11200", ErrorUrl=url)
+    assert send(sms_env, missed).status_code == 200
+    assert send(sms_env, params("SM2101", ABUSER)).status_code == 200
+    again = params("SM2101", ABUSER, ErrorCode="11205", ErrorUrl=url)
+    assert send(sms_env, again).status_code == 200
+    assert sorted(i.source_key for i in sms_env.items()) == [
+        "sms:twilio:SM2100",
+        "sms:twilio:SM2101",
+    ]
