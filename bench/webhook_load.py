@@ -7,6 +7,9 @@ and half from an unlisted one. The baseline is a FastAPI app under uvicorn that 
 
     .venv/bin/python bench/webhook_load.py [--seconds 10] [--connections 16]
 
+Also prints the cores ``nocontact run`` used during its runs: its web process and its commit
+process (the child that seals and commits the texts), read from /proc.
+
 Prints both throughputs, p99 latencies, non-2xx counts and the ratio; targets from issue 4:
 ratio >= 0.25, 0 non-2xx, p99 <= 50 ms at 16 connections.
 """
@@ -159,6 +162,38 @@ def wrk(
     }
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU time so far of ``pid`` and each of its children (``nocontact run``: the web process
+    and its commit process), by what they are."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = {"web": pid}
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for child in children.read_text().split() if children.exists() else []:
+        cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+        pids["commit" if b"commit_process" in cmd else f"child {child}"] = int(child)
+    out = {}
+    for name, p in pids.items():
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        out[name] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
+
+
+def wrk_with_cpu(
+    pid: int, port: int, script: Path, reqs: Path, stride: int, seconds: int, conns: int
+) -> dict[str, float]:
+    """``wrk`` against ``nocontact run``, adding the cores each of its processes used."""
+    before = cpu_seconds(pid)
+    started = time.monotonic()
+    result = wrk(port, script, reqs, stride, seconds, conns)
+    wall = time.monotonic() - started
+    for name, used in cpu_seconds(pid).items():
+        result[f"cores {name}"] = (used - before.get(name, 0.0)) / wall
+    return result
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGTERM)
     try:
@@ -212,9 +247,9 @@ def main() -> int:
             run = (args.threads, args.seconds, args.connections)
             if r % 2 == 0:  # alternate who goes first: neither always meets the other's wake
                 base = wrk(bare_port, script, reqs, *run)
-                ours = wrk(ours_port, script, reqs, *run)
+                ours = wrk_with_cpu(procs[1].pid, ours_port, script, reqs, *run)
             else:
-                ours = wrk(ours_port, script, reqs, *run)
+                ours = wrk_with_cpu(procs[1].pid, ours_port, script, reqs, *run)
                 base = wrk(bare_port, script, reqs, *run)
             rows.append((r, base, ours))
     finally:
@@ -241,6 +276,8 @@ def main() -> int:
                 f"{r + 1:<6}{name:26}{x['rps']:>9.0f}{x['p99_ms']:>9.1f}{x['non2xx']:>9.0f}"
                 f"{x['requests']:>10.0f}{extra}"
             )
+        cores = ", ".join(f"{k[6:]} {v:.2f}" for k, v in ours.items() if k.startswith("cores "))
+        print(f"      nocontact's CPU, in cores: {cores}")
         if ours["requests"] > args.requests and args.listed_every:
             print(
                 "      NOTE: the pre-signed list wrapped around; later listed texts were "
