@@ -48,6 +48,8 @@ def minutes_until(ts: datetime, now: datetime | None = None) -> int:
 
 def health_line(st: ChannelStatus) -> tuple[str, str, bool]:
     """(what, how it is, ok) for one account or gateway, in plain words."""
+    if (st.channel, st.name) == ("sms", "texts"):
+        return _texts_line(st)
     if st.channel == "imap":
         what = f"Your mail account “{st.name}”"
     elif st.channel == "sms":
@@ -61,5 +63,18 @@ def health_line(st: ChannelStatus) -> tuple[str, str, bool]:
         what,
         f"could not be checked since {since}. Messages there are not being looked at "
         "until this is fixed. Check the password or ask the person who set this up.",
+        False,
+    )
+
+
+def _texts_line(st: ChannelStatus) -> tuple[str, str, bool]:
+    """Whether texts from the gateways can be stored (``channels/sms/router``)."""
+    if st.ok:
+        return "Text messages", "kept safely as they arrive", True
+    since = ago(st.last_ok) if st.last_ok else "the first one"
+    return (
+        "Text messages",
+        f"could not be stored since {since}. The gateways are asked to send them again, but "
+        "some try only once more. Ask the person who set this up to look at the service.",
         False,
     )

@@ -7,12 +7,15 @@ commit fails), a vault with no active keys (sealing fails), a table gone (decidi
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from nocontact.models import ChannelStatus
 from nocontact.vault import ledger
+from nocontact.web.plain import health_line
 from tests.channels.sms.conftest import ABUSER, COPARENT, SmsEnv, twilio_forward
 from tests.channels.sms.fakes import FakeApi
 from tests.channels.sms.test_twilio import EMPTY, params, send
@@ -118,3 +121,44 @@ def test_a_coparent_text_not_stored_is_not_forwarded_either(
     [item] = env.items()
     assert (item.action, item.delivery) == ("record", "delivered")
     assert len(fake_api.posts()) == 1
+
+
+def texts_line(env: SmsEnv, want_ok: bool) -> tuple[str, str, bool]:
+    """The home page's line for storing texts, once the status row says ``want_ok`` (it is
+    written off the event loop, just after the answer)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with Session(env.rt.engine) as s:
+            rows = s.exec(
+                select(ChannelStatus).where(
+                    ChannelStatus.channel == "sms", ChannelStatus.name == "texts"
+                )
+            ).all()
+        if (rows and rows[0].ok is want_ok) or time.monotonic() > deadline:
+            assert len(rows) == 1, rows
+            return health_line(rows[0])
+        time.sleep(0.02)
+
+
+def test_the_home_page_says_when_texts_cannot_be_stored_and_when_they_can_again(
+    sms_env: SmsEnv,
+) -> None:
+    _sql(
+        sms_env,
+        "CREATE TRIGGER refuse_items BEFORE INSERT ON vaultitem "
+        "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    assert send(sms_env, params("SM7100", ABUSER, TEXT)).status_code == 503
+    what, how, ok = texts_line(sms_env, want_ok=False)
+    assert (what, ok) == ("Text messages", False)
+    assert how.startswith("could not be stored since") and "set this up" in how
+    for secret in (TEXT, ABUSER, "Mark"):
+        assert secret not in how
+
+    _sql(sms_env, "DROP TRIGGER refuse_items")
+    assert send(sms_env, params("SM7100", ABUSER, TEXT)).status_code == 200
+    assert texts_line(sms_env, want_ok=True) == (
+        "Text messages",
+        "kept safely as they arrive",
+        True,
+    )

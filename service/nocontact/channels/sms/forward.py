@@ -19,12 +19,13 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from nocontact.channels import status
 from nocontact.channels.sms.gateway import InboundText
 from nocontact.channels.sms.models import SmsForward
 from nocontact.config import ForwardConfig, SmsConfig
 from nocontact.db import transaction
 from nocontact.errors import ChannelError
-from nocontact.models import ChannelStatus, VaultItem, utcnow
+from nocontact.models import VaultItem, utcnow
 from nocontact.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -134,28 +135,4 @@ def _claim(rt: Runtime, key: str) -> bool:
 
 def record_status(rt: Runtime, error: str | None) -> None:
     """The forwarder's health for the home page; the error names no sender or content."""
-    try:
-        _record_status(rt, error)
-    except IntegrityError:  # two first-ever updates raced to create the row; the second updates
-        _record_status(rt, error)
-
-
-def _record_status(rt: Runtime, error: str | None) -> None:
-    now = utcnow()
-    with transaction(rt.engine) as s:
-        q = select(ChannelStatus).where(
-            ChannelStatus.household_id == rt.household_id,
-            ChannelStatus.channel == "sms",
-            ChannelStatus.name == "forward",
-        )
-        row = s.exec(q).first() or ChannelStatus(
-            household_id=rt.household_id, channel="sms", name="forward"
-        )
-        row.last_checked = now
-        row.ok = error is None
-        if error is None:
-            row.last_ok, row.failures, row.last_error = now, 0, None
-        else:
-            row.failures += 1
-            row.last_error = error
-        s.add(row)
+    status.record(rt, "sms", "forward", error)

@@ -49,6 +49,7 @@ from nocontact.channels.sms.gateways import configured
 from nocontact.channels.sms.group import CommitFailed, Committer, GroupCommit
 from nocontact.channels.sms.receive import message, needs_io
 from nocontact.channels.sms.receive import receive as receive_text  # ASGI has a `receive`
+from nocontact.channels.status import OnChange
 from nocontact.errors import ConfigError
 from nocontact.intake import KEPT, Intake
 from nocontact.logging import origin
@@ -60,6 +61,7 @@ from nocontact.web.security import secure_headers
 
 log = logging.getLogger(__name__)
 PREFIX = "/webhooks/sms/"
+TEXTS = "texts"  # the ChannelStatus name for storing texts (``forward``: forwarding them)
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,8 @@ class SmsWebhooks:
         limit = rt.config.sms.max_body_bytes
         self.limits = {name: limit or gw.max_body_bytes for name, gw in gateways.items()}
         self.group: Committer = GroupCommit(intake)  # ``nocontact run``: the commit process
+        # whether texts can be stored, for the home page (written when that changes)
+        self.health = OnChange(rt, "sms", TEXTS)
         self.replies = {
             name: Answer.of(gw.reply_status, gw.reply_body, gw.reply_type)
             for name, gw in gateways.items()
@@ -206,6 +210,10 @@ class SmsWebhooks:
         results = await _settled(
             [self._keep(t, facts, d, whole, received_at) for t, (facts, d) in decided]
         )
+        if any(isinstance(r, CommitFailed) for r in results):
+            self.health.failed("texts could not be stored")
+        else:
+            self.health.ok()
         return self._answer(results, reply)
 
     def _decide(self, text: InboundText) -> tuple[Facts, Decision]:
