@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlmodel import Session, select
@@ -20,27 +21,35 @@ from tests.channels.sms.test_twilio import EMPTY, params
 from tests.servers.ports import free_port, wait_port
 
 
-def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
-    sms_template: Path, tmp_path: Path
-) -> None:
-    port = free_port()
+def twilio_home(template: Path, root: Path, port: int, secret: str) -> Runtime:
+    """A home whose `nocontact run` listens on ``port`` and answers Twilio's webhooks."""
     config = f"""
 [web]
 listen = "127.0.0.1:{port}"
 public_url = "{PUBLIC_URL}"
 
 [sms.twilio]
-auth_token_env = "TWILIO_AUTH_TOKEN"
+{secret}
 """
-    rt = open_home(sms_template, tmp_path, config)
+    rt = open_home(template, root, config)
     rt.engine.dispose()
+    return rt
+
+
+def start_run(rt: Runtime, **popen: Any) -> subprocess.Popen[bytes]:
+    """`nocontact run` in a subprocess, its log (stderr too) on its stdout."""
+    home = str(rt.home)
+    command = [sys.executable, "-m", "nocontact", "--home", home, "run"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen)
+
+
+def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
+    sms_template: Path, tmp_path: Path
+) -> None:
+    port = free_port()
+    rt = twilio_home(sms_template, tmp_path, port, 'auth_token_env = "TWILIO_AUTH_TOKEN"')
     env = {**os.environ, "TWILIO_AUTH_TOKEN": TWILIO_TOKEN}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nocontact", "--home", str(rt.home), "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_run(rt, env=env)
     try:
         wait_port(port)
         url = f"{PUBLIC_URL}/webhooks/sms/twilio"
@@ -86,22 +95,8 @@ def test_nocontact_run_replaces_a_killed_commit_process_and_stops_with_its_group
     """The texts are committed by a child of `nocontact run`. Killed, it is replaced before the
     next text; a stop sent to the whole process group (Ctrl-C, a service manager) ends both."""
     port = free_port()
-    config = f"""
-[web]
-listen = "127.0.0.1:{port}"
-public_url = "{PUBLIC_URL}"
-
-[sms.twilio]
-auth_token = "{TWILIO_TOKEN}"
-"""
-    rt = open_home(sms_template, tmp_path, config)
-    rt.engine.dispose()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nocontact", "--home", str(rt.home), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    rt = twilio_home(sms_template, tmp_path, port, f'auth_token = "{TWILIO_TOKEN}"')
+    proc = start_run(rt, start_new_session=True)
     url = f"{PUBLIC_URL}/webhooks/sms/twilio"
 
     def deliver(client: httpx.Client, sid: str) -> int:
