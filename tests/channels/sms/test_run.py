@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -67,6 +68,23 @@ def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
             assert client.post(f"http://127.0.0.1:{port}/webhooks/sms/telnyx").status_code == 404
         assert [r.status_code for r in replies] == [200, 200]
         assert replies[0].content == replies[1].content == EMPTY
+        # 50 deliveries of one text at once (a provider's retries racing): one item
+        p = params("SM3002", ABUSER)
+        body, headers = signers.twilio_body(p), signers.twilio(TWILIO_TOKEN, url, p)
+
+        async def deliver_all() -> list[int]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                posts = [
+                    client.post(
+                        f"http://127.0.0.1:{port}/webhooks/sms/twilio",
+                        content=body,
+                        headers=headers,
+                    )
+                    for _ in range(50)
+                ]
+                return [r.status_code for r in await asyncio.gather(*posts)]
+
+        assert asyncio.run(deliver_all()) == [200] * 50
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
@@ -74,7 +92,8 @@ def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
     reopened = Runtime.open(rt.home, rt.config_path)
     with Session(reopened.engine) as s:
         items = s.exec(select(VaultItem)).all()
-        assert [(i.source_key, i.action) for i in items] == [("sms:twilio:SM3000", "quarantine")]
+        kept = sorted((i.source_key, i.action) for i in items)
+        assert kept == [("sms:twilio:SM3000", "quarantine"), ("sms:twilio:SM3002", "quarantine")]
     reopened.engine.dispose()
 
 
