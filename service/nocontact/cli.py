@@ -312,10 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
 def extensions() -> list[Callable[[Any, Callable[..., argparse.ArgumentParser]], None]]:
     """Commands that live with their feature (poll, export, verify) register here."""
     from nocontact.channels.imap.cli import register as imap_poll
+    from nocontact.channels.sms.cli import register as sms_commands
     from nocontact.export.cli import register as export_commands
     from nocontact.orders.cli import register as orders
 
-    return [imap_poll, orders, export_commands]
+    return [imap_poll, orders, export_commands, sms_commands]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

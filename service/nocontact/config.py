@@ -213,6 +213,16 @@ class TwilioConfig(SecretRef):
     auth_token_env: str | None = None
     auth_token_file: str | None = None
     account_sid: str | None = None
+    # The catch-up (``channels/sms/catch_up.py``): texts whose webhook failed twice are read
+    # back from Twilio's message log. It needs ``account_sid``.
+    catch_up: bool = True
+    catch_up_minutes: int = Field(5, ge=1, le=1440)
+    catch_up_days: int = Field(3, ge=1, le=400)  # how far back the very first run looks
+    # your Twilio numbers: when given, only texts sent to them are listed (so the texts you
+    # send, such as forwards, are never read); otherwise every message is listed and only
+    # incoming ones are used
+    numbers: list[str] = Field(default_factory=list)
+    api_url: str = "https://api.twilio.com"  # Twilio's REST API (tests point it elsewhere)
 
 
 class TelnyxConfig(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,11 +27,14 @@ class Recorded:
 
 @dataclass
 class FakeApi:
-    """``statuses`` are answered in turn (the last one repeats); ``files`` serve GETs."""
+    """``statuses`` are answered in turn (the last one repeats); ``files`` serve GETs, and
+    ``routes`` (when set) answers a GET first: (status, body, content type), or None to fall
+    through to ``files``."""
 
     statuses: list[int] = field(default_factory=lambda: [201])
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     require_auth: tuple[str, str] | None = None
+    routes: Callable[[Recorded], tuple[int, bytes, str] | None] | None = None
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -73,6 +77,10 @@ class FakeApi:
                 rec = self._record()
                 if api.require_auth and rec.basic_auth() != api.require_auth:
                     self._answer(401)
+                    return
+                routed = api.routes(rec) if api.routes is not None else None
+                if routed is not None:
+                    self._answer(*routed)
                     return
                 found = api.files.get(self.path)
                 if found is None:
