@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 
 from nocontact.channels.sms.catch_up import API_FORMAT, Report, catch_up
 from nocontact.channels.sms.models import SmsForward
+from nocontact.channels.sms.release import release
 from nocontact.cli import main
 from nocontact.intake import Intake
 from nocontact.jobs import make_scheduler
@@ -420,3 +421,19 @@ def test_scheduled_at_start_when_twilio_has_an_account_and_not_when_turned_off(
     assert on is not None and on.trigger.interval == timedelta(minutes=5)
     off = catch_up_env(twilio_extra="catch_up = false\n")
     assert make_scheduler(off.rt).get_job("twilio-catch-up") is None
+
+
+def test_a_held_text_kept_by_the_catch_up_is_released_as_itself(
+    catch_up_env: Callable[..., SmsEnv], twilio_api: FakeTwilio
+) -> None:
+    """The trusted person judged it harmless: it is forwarded from Twilio's answer as kept,
+    once, like a released webhook text."""
+    env = catch_up_env(forward=True)
+    twilio_api.add(30, ABUSER, "the school run is at 8", hours_ago(2))
+    assert run(env).kept == 1
+    [item] = env.items()
+    raw, meta = open_as_owner(env, item)
+    release(env.rt, item, raw, meta)
+    release(env.rt, item, raw, meta)  # a second release sends nothing more
+    posts = [p.body.decode() for p in twilio_api.api.posts()]
+    assert len(posts) == 1 and "the+school+run+is+at+8" in posts[0]

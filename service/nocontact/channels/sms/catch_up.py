@@ -190,6 +190,19 @@ def text_of(doc: dict[str, Any], media: tuple[str, ...] = ()) -> InboundText | N
     )
 
 
+def text_from_evidence(raw: bytes) -> InboundText | None:
+    """The text a catch-up record (``evidence``) holds, for releasing it; None if ``raw`` is
+    not one. Its first answer is the message itself (``Run._keep``)."""
+    try:
+        doc = json.loads(raw)
+        if not isinstance(doc, dict) or doc.get("format") != API_FORMAT:
+            return None
+        message = json.loads(doc["responses"][0]["body"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    return text_of(message) if isinstance(message, dict) else None
+
+
 def media_count(doc: dict[str, Any]) -> int:
     try:
         return int(doc.get("num_media") or 0)  # a string in Twilio's JSON

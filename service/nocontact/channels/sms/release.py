@@ -2,13 +2,15 @@
 
 Called by ``nocontact.channels.release`` with the original bytes the reviewer's session
 unsealed (the service itself cannot read them). The text is re-parsed from the evidence with
-the same gateway module that received it; its signature was checked on arrival.
+the same gateway module that received it; its signature was checked on arrival. A text the
+Twilio catch-up read back from Twilio's API is read from that answer instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from nocontact.channels.sms.catch_up import text_from_evidence
 from nocontact.channels.sms.forward import forward_once
 from nocontact.channels.sms.gateway import Malformed, request_from_evidence
 from nocontact.channels.sms.gateways import configured
@@ -20,6 +22,10 @@ from nocontact.runtime import Runtime
 def release(rt: Runtime, item: VaultItem, raw: bytes, meta: dict[str, Any]) -> None:
     if rt.config.sms.forward is None:
         raise ChannelError("texts cannot be released: [sms.forward] is not set", permanent=True)
+    read_back = text_from_evidence(raw)  # kept by the Twilio catch-up, not by a webhook
+    if read_back is not None:
+        forward_once(rt, read_back, None)
+        return
     try:
         provider, req = request_from_evidence(raw)
     except Malformed as e:
