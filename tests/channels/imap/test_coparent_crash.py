@@ -64,11 +64,13 @@ def test_sigkill_during_poll_and_delivery_delivers_each_coparent_message_once(
     rng = random.Random(SEED)
     rt, _ = batching_home(tmp_path, dovecot_clean)
     rt.engine.dispose()
-    took: dict[str, float] = {}  # each run with nothing to do, here: mostly start-up
-    for what in ("poll", "deliver"):
+    # each run with nothing to do, here: mostly start-up. The quicker of two: a first run may
+    # read a cold disk, and every kill timed from it would land after the run it meant to stop
+    took: dict[str, float] = {}
+    for what in ("poll", "deliver", "poll", "deliver"):
         started = time.monotonic()
         assert _run(rt.home, what).wait(timeout=60) == 0
-        took[what] = time.monotonic() - started
+        took[what] = min(took.get(what, float("inf")), time.monotonic() - started)
     c = mailbox(dovecot_clean)
     sam, others = _fill(c, "start", 30, 10)
     killed = 0
