@@ -224,6 +224,11 @@ class TwilioConfig(SecretRef):
     numbers: list[str] = Field(default_factory=list)
     api_url: str = "https://api.twilio.com"  # Twilio's REST API (tests point it elsewhere)
 
+    @property
+    def catches_up(self) -> bool:
+        """Whether the catch-up runs: asked for, and an account to read."""
+        return self.catch_up and bool(self.account_sid)
+
 
 class TelnyxConfig(Strict):
     public_key: str  # base64 Ed25519 public key from the Telnyx portal

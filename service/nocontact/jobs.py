@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from nocontact.channels.sms.catch_up import catch_up_job, schedule
 from nocontact.coparent.deliver import delivery_job
 from nocontact.db import transaction
 from nocontact.runtime import Runtime
@@ -44,14 +43,18 @@ def make_scheduler(rt: Runtime) -> BackgroundScheduler:
     if rt.config.notify is not None:
         # hourly: each reviewer's own "hourly" or "daily" choice is applied inside the job
         sched.add_job(digest_job, "interval", hours=1, args=[rt], id="reviewer-digest")
-    minutes = schedule(rt.config)
-    if minutes is not None:
+    twilio = rt.config.sms.twilio
+    if twilio is not None and twilio.catches_up:
+        # imported only then: it brings httpx, forwarding and co-parent holding into every
+        # `nocontact run`, objects made after start-up's gc.freeze that the collector scans
+        from nocontact.channels.sms.catch_up import catch_up_job
+
         # Twilio never retries a failed message webhook: read back what it could not deliver,
         # first at start (the service may have been down) and then every few minutes
         sched.add_job(
             catch_up_job,
             "interval",
-            minutes=minutes,
+            minutes=twilio.catch_up_minutes,
             args=[rt],
             id="twilio-catch-up",
             next_run_time=datetime.now(UTC),

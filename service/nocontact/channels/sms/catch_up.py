@@ -119,9 +119,7 @@ class Api:
 def settings(config: Config) -> TwilioConfig | None:
     """Twilio's section when the catch-up should run: configured, with an Account SID, on."""
     cfg = config.sms.twilio
-    if cfg is None or not cfg.account_sid or not cfg.catch_up:
-        return None
-    return cfg
+    return cfg if cfg is not None and cfg.catches_up else None
 
 
 def api_for(cfg: TwilioConfig) -> Api:
@@ -447,9 +445,3 @@ def catch_up_job(rt: Runtime) -> None:
     except Exception as e:  # noqa: BLE001  (loop boundary: the scheduler keeps running)
         log.error("twilio catch-up stopped (%s); the next run tries again", type(e).__name__)
         record_status(rt, Report(error=type(e).__name__), utcnow())
-
-
-def schedule(config: Config) -> int | None:
-    """Minutes between runs when the catch-up is on, else None."""
-    cfg = settings(config)
-    return cfg.catch_up_minutes if cfg else None
