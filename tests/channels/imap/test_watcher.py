@@ -14,7 +14,15 @@ from nocontact.channels.imap.cursors import MAX_BACKOFF_SECONDS, backoff_seconds
 from nocontact.channels.imap.watcher import start_imap, start_watchers, stop_watchers
 from nocontact.intake import Intake
 from nocontact.run import channel_starters
-from tests.channels.imap.conftest import account_toml, bodies, imap_home, listed, mailbox, message
+from tests.channels.imap.conftest import (
+    PASSWORD,
+    account_toml,
+    bodies,
+    imap_home,
+    listed,
+    mailbox,
+    message,
+)
 from tests.servers.dovecot import Dovecot
 
 
@@ -102,3 +110,35 @@ def test_nocontact_run_starts_the_watch_only_when_accounts_are_configured(
         await stop()
 
     asyncio.run(start_and_stop())
+
+
+def test_once_the_account_can_be_reached_again_new_mail_is_taken_at_once(
+    tmp_path: Path, dovecot_clean: Dovecot
+) -> None:
+    """A pass that fails (here: a wrong password) makes the account back off for minutes
+    (poll_seconds x 2^n). Once the watch connects again, that backoff is over: the mail that
+    came meanwhile, and what comes next, is taken within seconds, not minutes."""
+    alice = mailbox(dovecot_clean)
+    secret = tmp_path / "imap-password"
+    secret.write_text("not the password")
+    rt = imap_home(
+        tmp_path,
+        dovecot_clean,
+        account_toml(
+            dovecot_clean, mode="idle", poll_seconds=300, password=None, password_file=str(secret)
+        ),
+    )
+    listed(rt, "Jon", emails=["jon@example.org"])
+    started = start_watchers(Intake(rt))
+    try:
+        time.sleep(1.5)  # the first pass and the first watch have failed: backing off
+        waiting = message("jon@example.org", subject="while it failed")
+        alice.append("INBOX", waiting)
+        secret.write_text(PASSWORD)
+        assert _until_gone(alice, waiting, 12.0) < 12  # the watch retries within 1 + 2 + 4 s
+        later = message("jon@example.org", subject="after")
+        alice.append("INBOX", later)
+        assert _until_gone(alice, later, 5.0) < 5
+    finally:
+        stop_watchers(*started)
+    alice.logout()

@@ -102,6 +102,12 @@ class Watcher:
                 return
             conn.select(self.account.folders[0])
             self._drops = 0
+            if self._failures:
+                # Reachable again (a server restart, a password put right): the passes' backoff
+                # (up to poll_seconds x 2^n) would leave new mail in the INBOX for minutes, and
+                # what came meanwhile is not news to this session. Take it now.
+                self._failures, self._next_try = 0, 0.0
+                self.run_pass()
             self._idle(conn)
         finally:
             conn.logout()
