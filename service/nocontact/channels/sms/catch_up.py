@@ -36,11 +36,11 @@ from sqlmodel import Session, select
 
 from nocontact.channels.sms.deliver import sealed_text
 from nocontact.channels.sms.forward import forward_once
-from nocontact.channels.sms.gateway import InboundText
+from nocontact.channels.sms.gateway import InboundText, Malformed, json_object
 from nocontact.channels.sms.media import fetch_media
 from nocontact.channels.sms.models import SmsForward
 from nocontact.channels.sms.receive import FORWARDED, message
-from nocontact.config import Config, TwilioConfig
+from nocontact.config import TwilioConfig
 from nocontact.coparent.holding import hold
 from nocontact.coparent.window import batching
 from nocontact.db import transaction
@@ -116,12 +116,6 @@ class Api:
         return resp.content
 
 
-def settings(config: Config) -> TwilioConfig | None:
-    """Twilio's section when the catch-up should run: configured, with an Account SID, on."""
-    cfg = config.sms.twilio
-    return cfg if cfg is not None and cfg.catches_up else None
-
-
 def api_for(cfg: TwilioConfig) -> Api:
     token = cfg.secret("auth_token")
     if not cfg.account_sid or not token:
@@ -131,12 +125,9 @@ def api_for(cfg: TwilioConfig) -> Api:
 
 def _object(data: bytes) -> dict[str, Any]:
     try:
-        doc = json.loads(data)
-    except ValueError as e:
-        raise CatchUpFailed("the answer is not JSON") from e
-    if not isinstance(doc, dict):
-        raise CatchUpFailed("the answer is not a JSON object")
-    return doc
+        return json_object(data)
+    except Malformed as e:
+        raise CatchUpFailed(f"the answer: {e.reason}") from e
 
 
 def pages(client: httpx.Client, api: Api, since: datetime, to: str | None) -> Iterator[list[Any]]:
