@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nocontact.errors import ConfigError
+from nocontact.limits import ReadLimits
 
 DEFAULT_HOME = "./var"
 CONFIG_NAME = "nocontact.toml"
@@ -309,6 +310,20 @@ class NotifyConfig(SecretRef):
     starttls: bool = False
 
 
+class LimitsConfig(Strict):
+    """How much of one message is read, matched and shown (the original is always kept whole)."""
+
+    mime_parts: int = Field(1_000, ge=10)
+    mime_depth: int = Field(50, ge=5)
+    header_bytes: int = Field(16_384, ge=1_024)
+    attachments_shown: int = Field(100, ge=1)
+
+    def read(self) -> ReadLimits:
+        return ReadLimits(
+            self.mime_parts, self.mime_depth, self.header_bytes, self.attachments_shown
+        )
+
+
 class Config(Strict):
     household: HouseholdConfig = HouseholdConfig()
     web: WebConfig = WebConfig()
@@ -317,6 +332,7 @@ class Config(Strict):
     smtp: SmtpConfig | None = None
     sms: SmsConfig = SmsConfig()
     notify: NotifyConfig | None = None
+    limits: LimitsConfig = LimitsConfig()
     checkpoint_minutes: Annotated[int, Field(ge=1)] = 60
 
     @model_validator(mode="after")

@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nocontact.matching.facts import MAX_TEXT, Facts, Party, facts_from_email
+from nocontact import decoding
+from nocontact.matching.facts import MAX_TEXT, Facts, Party, _stray_senders, facts_from_email
 from nocontact.matching.mime import light_message
 from nocontact.matching.simple import mailbox, simple_message, split_headers
 
@@ -32,25 +33,30 @@ _SIGNALS = (("from", "From"), ("sender", "Sender"), ("reply_to", "Reply-To"))
 def _text(value: str | None) -> str | None:
     if not value:
         return None
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return decoding.visible(decoding.raw_utf8(value).text) or None
 
 
 def _reference_parties(msg: EmailMessage, header: str, signal: str) -> list[Party]:
     out: list[Party] = []
-    for value in msg.get_all(header, []) or []:
+    mine = [(k, v) for k, v in msg.raw_items() if k.lower() == header.lower()]
+    for name, raw in mine:
         parsed: set[str] = set()
         names = ""
+        value = raw.replace("\r", "").replace("\n", "")
         try:
-            for a in value.addresses:
+            for a in policy.default.header_factory(name, value).addresses:
                 addr = _text(a.addr_spec)
                 parsed.add(addr or "")
                 names += " " + (_text(a.display_name) or "")
                 out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
-        except (AttributeError, ValueError, IndexError, TypeError):
-            out.append(Party(signal=signal, display_name=_text(str(value))))
-        seen_raw = " ".join(v for k, v in msg.raw_items() if k.lower() == header.lower())
-        for token in _ADDRESS_LIKE.findall(_text(seen_raw) or ""):
-            if token not in parsed and token not in names:
+        except Exception:
+            words = decoding.header(value).text
+            names += " " + words
+            out.append(Party(signal=signal, display_name=words or None))
+        in_names = set(_ADDRESS_LIKE.findall(names))
+        seen_raw = " ".join(v for _, v in mine)
+        for token in _ADDRESS_LIKE.findall(decoding.raw_utf8(seen_raw).text):
+            if token not in parsed and token not in in_names:
                 out.append(Party(f"{signal}_text", address=token))
                 parsed.add(token)
     return out
@@ -66,11 +72,7 @@ def _reference_text(msg: EmailMessage) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    charset = part.get_content_charset() or "utf-8"
-    try:
-        text = payload.decode(charset, "replace")
-    except LookupError:
-        text = payload.decode("utf-8", "replace")
+    text = decoding.decode_bytes(payload[: MAX_TEXT * 4], part.get_content_charset()).text
     if part.get_content_subtype() == "html":
         text = html.unescape(_TAG.sub(" ", text))
     return text[:MAX_TEXT]
@@ -97,10 +99,13 @@ def reference_facts(raw: bytes, envelope_from: str | None = None) -> Facts:
                 ]
         except Exception:
             notes.append("unreadable Return-Path header")
-        try:
-            subject = str(msg.get("Subject", "") or "")
-        except Exception:
-            subject = ""
+        subject = ""
+        for name, value in msg.raw_items():
+            if name.lower() == "subject":
+                subject = decoding.header(
+                    value.replace("\r", "").replace("\n", ""), limit=MAX_TEXT
+                ).text
+                break
         try:
             text = (subject + "\n" + _reference_text(msg))[:MAX_TEXT]
         except Exception:
@@ -109,6 +114,10 @@ def reference_facts(raw: bytes, envelope_from: str | None = None) -> Facts:
             notes.append(f"{len(msg.defects)} MIME defects")
     except Exception:
         notes.append("unparseable message")
+    known = {p.address for p in parties if p.address}
+    for p in parties:
+        known.update(_ADDRESS_LIKE.findall(p.display_name or ""))
+    parties += _stray_senders(raw, known)  # the same step after either reading
     if envelope_from:
         parties.append(Party("envelope_from", envelope_from))
     return Facts(parties=tuple(parties), text=text, notes=tuple(notes))

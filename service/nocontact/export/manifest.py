@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from nocontact import decoding
+
 FORMAT = "nocontact-evidence/1"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -57,13 +59,19 @@ class ItemRecord:
         return asdict(self)
 
 
+def shown(value: Any) -> str:
+    """A sender's identifier or name as the report, CSVs and manifest show it: one line, no
+    control or bidi characters, bounded (the sealed metadata keeps what was read)."""
+    return decoding.line(value)
+
+
 def sender_of(parties: list[dict[str, Any]]) -> tuple[str, str]:
     """(identifier, display name) of the first claimed sender in the sealed metadata."""
     for signal in ("from", "sms_from", "sender", "envelope_from", "return_path"):
         for p in parties:
             if p.get("signal") == signal:
                 ident = p.get("address") or p.get("phone") or ""
-                return str(ident), str(p.get("display_name") or "")
+                return shown(ident), shown(p.get("display_name"))
     return "", ""
 
 

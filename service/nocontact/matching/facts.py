@@ -18,8 +18,10 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
+from nocontact import decoding
+from nocontact.limits import DEFAULT_LIMITS, ReadLimits
 from nocontact.matching.mime import light_message
-from nocontact.matching.simple import mailbox, plain_text, simple_message
+from nocontact.matching.simple import mailbox, simple_message
 
 MAX_TEXT = 16_384  # enough to find a mention; bounds the work per message
 _TAG = re.compile(r"<[^>]*>")
@@ -47,12 +49,13 @@ _ADDRESS_LIKE = re.compile(r"[^\s<>()\[\]\\,;:\"']+@[^\s<>()\[\]\\,;:\"']+")
 
 
 def _text(value: str | None) -> str | None:
-    """Raw UTF-8 in headers (RFC 6532) arrives as surrogate escapes; read it as UTF-8."""
+    """Raw UTF-8 in headers (RFC 6532) arrives as surrogate escapes; read it as UTF-8. Control
+    and bidi characters go, so ``Jor<U+202E>dan`` reads as the name it shows."""
     if not value:
         return None
-    if value.isascii():  # (no surrogate escapes, and UTF-8 reads ASCII as itself)
+    if value.isascii() and value.isprintable():
         return value
-    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return decoding.visible(decoding.raw_utf8(value).text) or None
 
 
 Fields = dict[str, list[tuple[str, str]]]  # lower-case name -> (name, raw value), in order
@@ -70,13 +73,41 @@ def _fields(items: list[tuple[str, str]]) -> Fields:
     return by_name
 
 
-def _header_parties(fields: Fields, header: str, signal: str) -> list[Party]:
+# A sender line anywhere in the header block, however the parser reads the block: a stray CR,
+# a line without a colon or a byte-order mark ends the parser's headers early, while mail
+# programs may still show the From below it.
+_SENDER_LINE = re.compile(
+    rb"(?im)^[\xef\xbb\xbf \t]*(from|sender|reply-to|return-path)[ \t]*:(.*)$"
+)
+_BLOCK_END = re.compile(rb"\r?\n\r?\n")
+_STRAY_READ = 1 << 20  # bytes of header block scanned
+
+
+def _stray_senders(raw: bytes, known: set[str]) -> list[Party]:
+    end = _BLOCK_END.search(raw, 0, _STRAY_READ)
+    block = raw[: end.start() if end else _STRAY_READ].replace(b"\r", b"\n")
+    out: list[Party] = []
+    for m in _SENDER_LINE.finditer(block):
+        signal = m[1].decode().lower().replace("-", "_") + "_text"
+        for token in _ADDRESS_LIKE.findall(
+            decoding.raw_utf8(m[2].decode("ascii", "surrogateescape")).text
+        ):
+            if token not in known:
+                known.add(token)
+                out.append(Party(signal, address=token))
+    return out
+
+
+def _header_parties(fields: Fields, header: str, signal: str, cap: int) -> list[Party]:
+    """The parties one sender header names. The structured parser reads ``cap`` characters of
+    each value (it takes seconds on a From of ten thousand addresses); the address scan below
+    reads the whole value, so a listed address is found however far in it sits."""
     out: list[Party] = []
     mine = fields.get(header.lower(), [])
     for name, raw in mine:
         parsed: set[str] = set()
         names = ""
-        value = _unfold(raw)
+        value = _unfold(raw)[:cap]
         simple = mailbox(value)
         if simple is not None:  # the one reading of a plain mailbox, without the parser's cost
             display, addr = _text(simple[0]), _text(simple[1])
@@ -84,20 +115,24 @@ def _header_parties(fields: Fields, header: str, signal: str) -> list[Party]:
             names += " " + (display or "")
             out.append(Party(signal, address=addr, display_name=display))
         else:
-            parsed_value = policy.default.header_factory(name, value)
             try:
+                parsed_value = policy.default.header_factory(name, value)
                 for a in parsed_value.addresses:
                     addr = _text(a.addr_spec)
                     parsed.add(addr or "")
                     names += " " + (_text(a.display_name) or "")
                     out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
-            except (AttributeError, ValueError, IndexError, TypeError):
-                out.append(Party(signal=signal, display_name=_text(str(parsed_value))))
+            except Exception:  # noqa: BLE001  (the parser's own errors, and RecursionError)
+                # unreadable as addresses: the words still count as a display name
+                words = decoding.header(value).text
+                names += " " + words
+                out.append(Party(signal=signal, display_name=words or None))
         # Parsers disagree on hostile forms (CVE-2023-27043): every address-like token in the
         # raw header counts too, so no reading of the header lets a listed address through.
+        in_names = set(_ADDRESS_LIKE.findall(names))
         seen_raw = " ".join(v for _, v in mine)
-        for token in _ADDRESS_LIKE.findall(_text(seen_raw) or ""):
-            if token not in parsed and token not in names:
+        for token in _ADDRESS_LIKE.findall(decoding.raw_utf8(seen_raw).text):
+            if token not in parsed and token not in in_names:
                 out.append(Party(f"{signal}_text", address=token))
                 parsed.add(token)
     return out
@@ -113,11 +148,11 @@ def _first(fields: Fields, header: str) -> tuple[str, str] | None:
     return found[0] if found else None
 
 
-def _return_path(fields: Fields) -> list[Party]:
+def _return_path(fields: Fields, cap: int) -> list[Party]:
     field = _first(fields, "Return-Path")
     if field is None:
         return []
-    value = _unfold(field[1])
+    value = _unfold(field[1])[:cap]
     simple = mailbox(value)
     if simple is not None:
         return [Party("return_path", _text(simple[1]))]
@@ -131,18 +166,12 @@ def _subject(fields: Fields) -> str:
     field = _first(fields, "Subject")
     if field is None:
         return ""
-    value = _unfold(field[1])
-    if plain_text(value):
-        return value
-    return str(policy.default.header_factory(field[0], value) or "")
+    return decoding.header(_unfold(field[1]), limit=MAX_TEXT).text
 
 
 def _decode(payload: bytes, charset: str | None, subtype: str) -> str:
-    charset = charset or "utf-8"  # undeclared 8-bit text is usually UTF-8
-    try:
-        text = payload.decode(charset, "replace")
-    except LookupError:
-        text = payload.decode("utf-8", "replace")
+    # undeclared 8-bit text is usually UTF-8; so is text in a charset that does not exist
+    text = decoding.decode_bytes(payload[: MAX_TEXT * 4], charset).text
     if subtype == "html":
         text = html.unescape(_TAG.sub(" ", text))
     return text[:MAX_TEXT]
@@ -165,17 +194,20 @@ def _part_text(part: Message | None) -> str:
     return _decode(payload, part.get_content_charset(), part.get_content_subtype())
 
 
-def _read(items: list[tuple[str, str]], body: Callable[[], str], notes: list[str]) -> Facts:
+def _read(
+    items: list[tuple[str, str]], body: Callable[[], str], notes: list[str], limits: ReadLimits
+) -> Facts:
     """Facts from the header fields (as the parser stores them) and the readable body."""
     fields = _fields(items)
     parties: list[Party] = []
+    cap = limits.header_bytes
     for signal, header in _SIGNAL_HEADERS:
         try:
-            parties += _header_parties(fields, header, signal)
+            parties += _header_parties(fields, header, signal, cap)
         except Exception:  # noqa: BLE001  (hostile headers must not stop intake)
             notes.append(f"unreadable {header} header")
     try:
-        parties += _return_path(fields)
+        parties += _return_path(fields, cap)
     except Exception:  # noqa: BLE001
         notes.append("unreadable Return-Path header")
     try:
@@ -197,34 +229,63 @@ def _light(raw: bytes) -> tuple[Message, Message | None] | None:
         return None
 
 
-def facts_from_email(raw: bytes, envelope_from: str | None = None) -> Facts:
+def _over_limits(raw: bytes, limits: ReadLimits) -> bool:
+    """Too many parts or multipart sections to parse for matching. Counted on the bytes, before
+    any parse: the parser's cost grows with the nesting (a thousand levels take seconds)."""
+    return (
+        raw.count(b"\n--") > limits.mime_parts
+        or raw.count(b"oundary=") + raw.count(b"OUNDARY=") > limits.mime_depth
+    )
+
+
+def facts_from_email(
+    raw: bytes, envelope_from: str | None = None, limits: ReadLimits = DEFAULT_LIMITS
+) -> Facts:
     """The facts of one message. A plain one-part text message is read by the cheap readers in
     ``simple``; MIME mail with plain structure headers by the lighter parse in ``mime``;
-    anything else by the strict parser. All three give the same facts."""
+    anything else by the strict parser. All three give the same facts. A message over the MIME
+    limits has its senders read but not its body (the original is still kept whole)."""
     notes: list[str] = []
     facts = Facts(parties=())
     simple = simple_message(raw)
     if simple is not None:
         facts = _read(
-            simple.headers, lambda: _decode(simple.body, simple.charset, simple.subtype), notes
+            simple.headers,
+            lambda: _decode(simple.body, simple.charset, simple.subtype),
+            notes,
+            limits,
         )
         if simple.defects:
             notes.append(f"{simple.defects} MIME defects")
+    elif _over_limits(raw, limits):
+        notes.append("over the MIME limits: senders read, body not read for matching")
+        try:
+            head = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+            facts = _read(list(head.raw_items()), lambda: "", notes, limits)
+        except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
+            notes.append("unparseable message")
     elif (light := _light(raw)) is not None:
         lmsg, part = light
-        facts = _read(list(lmsg.raw_items()), lambda: _part_text(part), notes)
+        facts = _read(list(lmsg.raw_items()), lambda: _part_text(part), notes, limits)
         if lmsg.defects:
             notes.append(f"{len(lmsg.defects)} MIME defects")
     else:
         try:
             msg = BytesParser(policy=policy.default).parsebytes(raw)
             assert isinstance(msg, EmailMessage)
-            facts = _read(list(msg.raw_items()), lambda: _readable_text(msg), notes)
+            facts = _read(list(msg.raw_items()), lambda: _readable_text(msg), notes, limits)
             if msg.defects:
                 notes.append(f"{len(msg.defects)} MIME defects")
         except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
             notes.append("unparseable message")
     parties = facts.parties
+    try:
+        known = {p.address for p in parties if p.address}
+        for p in parties:  # an address written as a display name is decide's to judge
+            known.update(_ADDRESS_LIKE.findall(p.display_name or ""))
+        parties += tuple(_stray_senders(raw, known))
+    except Exception:  # noqa: BLE001
+        notes.append("unreadable header block")
     if envelope_from:
         parties += (Party("envelope_from", envelope_from),)
     return Facts(parties=parties, text=facts.text, notes=tuple(notes))

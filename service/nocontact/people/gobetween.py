@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from nocontact import decoding
 from nocontact.errors import UsageError
 from nocontact.models import Household, Identifier, Person, ReviewNote, utcnow
 from nocontact.people.normalise import InvalidIdentifier, normalise
@@ -66,7 +67,8 @@ def sender_of(meta: Mapping[str, Any], region: str) -> Sender | None:
 
 def _sender(kind: str, original: str, display_name: str, region: str) -> Sender | None:
     try:
-        return Sender(kind, original, normalise(kind, original, region=region), display_name)
+        shown = decoding.line(display_name, limit=200)
+        return Sender(kind, original, normalise(kind, original, region=region), shown)
     except InvalidIdentifier:
         return None
 

@@ -10,14 +10,14 @@ message never tells its sender it was read (DESIGN §1.3).
 from __future__ import annotations
 
 import html
-import json
 from dataclasses import dataclass, field
-from email import policy
-from email.message import EmailMessage, MIMEPart
-from email.parser import BytesParser
 from typing import Any
 
 import nh3
+
+from nocontact import email_view, sms_view
+from nocontact.decoding import UNREADABLE_NOTE
+from nocontact.limits import DEFAULT_LIMITS, ReadLimits
 
 _TAGS = set(nh3.ALLOWED_TAGS) - {"img", "area", "map"}
 _ATTRS: dict[str, set[str]] = {
@@ -42,6 +42,10 @@ class Shown:
     body_html: str  # sanitised, for the iframe
     attachments: list[Attachment] = field(default_factory=list)
     pictures_hidden: bool = False
+    notes: list[str] = field(default_factory=list)  # what could not be read or shown
+
+
+BODY_CHARS = 500_000  # of the body shown; the original is whole
 
 
 def clean_html(text: str) -> str:
@@ -60,90 +64,58 @@ def text_to_html(text: str) -> str:
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paras)
 
 
-def _content(part: MIMEPart) -> str:
-    try:
-        value = part.get_content()
-        return value if isinstance(value, str) else value.decode("utf-8", "replace")
-    except (LookupError, UnicodeError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True)
-        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+def attachment(
+    raw: bytes, index: int, limits: ReadLimits = DEFAULT_LIMITS
+) -> tuple[str, bytes] | None:
+    view = email_view.parse(raw, limits)
+    for a in email_view.attachments(view, limits):
+        if a.index == index:
+            return a.filename, a.payload()
+    return None
 
 
-def parse_email(raw: bytes) -> EmailMessage:
-    msg = BytesParser(policy=policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
-    return msg
+def _notes(view: email_view.EmailView, lossy: bool, shortened: bool) -> list[str]:
+    notes = list(dict.fromkeys(view.notes))
+    if lossy:
+        notes.insert(0, UNREADABLE_NOTE)
+    if shortened:
+        notes.append("Part of this message is too long to show here; the original is whole.")
+    return notes
 
 
-def attachments_of(msg: EmailMessage) -> list[EmailMessage]:
-    try:
-        return [p for p in msg.iter_attachments() if isinstance(p, EmailMessage)]
-    except (TypeError, KeyError):
-        return []
-
-
-def _attachment_payload(part: EmailMessage) -> bytes:
-    payload = part.get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else str(part.get_payload()).encode()
-
-
-def attachment(raw: bytes, index: int) -> tuple[str, bytes] | None:
-    parts = attachments_of(parse_email(raw))
-    if not 0 <= index < len(parts):
-        return None
-    part = parts[index]
-    return part.get_filename() or f"attachment-{index + 1}", _attachment_payload(part)
-
-
-def show_email(raw: bytes) -> Shown:
-    msg = parse_email(raw)
-    headers = []
-    for name in ("From", "To", "Cc", "Date", "Subject"):
-        try:
-            value = msg.get(name)
-        except (ValueError, IndexError, TypeError):
-            value = None
-        if value is not None:
-            headers.append((name, str(value)))
-    try:
-        part = msg.get_body(preferencelist=("html", "plain"))
-    except (KeyError, LookupError, ValueError, TypeError):
-        part = None
+def show_email(raw: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Shown:
+    view = email_view.parse(raw, limits)
+    found = email_view.headers(view, ("From", "To", "Cc", "Date", "Subject"))
+    headers = [(name, t.text) for name, t in found]
+    lossy = any(t.lossy for _, t in found)
+    shortened = any(t.shortened for _, t in found)
+    part = email_view.body_part(view, ("html", "plain"))
     body, pictures = "", False
-    if part is not None and part.get_content_type() == "text/html":
-        text = _content(part)
-        pictures = any(f"<{t}" in text.lower() for t in _PICTURES)
-        body = clean_html(text)
-    elif part is not None:
-        body = text_to_html(_content(part))
+    if part is not None:
+        text = email_view.part_text(part, limit=BODY_CHARS)
+        lossy, shortened = lossy or text.lossy, shortened or text.shortened
+        if part.get_content_subtype() == "html":
+            lowered = text.text.lower()
+            pictures = any(f"<{t}" in lowered for t in _PICTURES)
+            body = clean_html(text.text)
+        else:
+            body = text_to_html(text.text)
     atts = [
-        Attachment(
-            i,
-            p.get_filename() or f"attachment {i + 1}",
-            p.get_content_type(),
-            len(_attachment_payload(p)),
-        )
-        for i, p in enumerate(attachments_of(msg))
+        Attachment(a.index, a.filename, a.content_type, len(a.payload()))
+        for a in email_view.attachments(view, limits)
     ]
-    return Shown(headers, body, atts, pictures)
+    return Shown(headers, body, atts, pictures, _notes(view, lossy, shortened))
 
 
 def show_sms(raw: bytes, meta: dict[str, Any]) -> Shown:
     """A text message: the gateway's request was kept whole; show its text if we can find it."""
-    text = next((meta[k] for k in ("text", "body") if isinstance(meta.get(k), str)), None)
-    if text is None:
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            text = next(
-                (str(data[k]) for k in ("text", "Body", "body", "message") if k in data), None
-            )
-    if text is None:
-        text = raw.decode("utf-8", "replace")
-    sender = next((str(meta[k]) for k in ("from", "sender") if meta.get(k)), "")
-    return Shown([("From", sender)] if sender else [], text_to_html(text))
+    stored = next((meta[k] for k in ("text", "body") if isinstance(meta.get(k), str)), None)
+    text, _found = sms_view.sms_text(raw, stored, limit=BODY_CHARS)
+    who = sms_view.sender(next((meta[k] for k in ("from", "sender") if meta.get(k)), ""))
+    notes = [UNREADABLE_NOTE] if text.lossy else []
+    if text.shortened:
+        notes.append("Part of this message is too long to show here; the original is whole.")
+    return Shown([("From", who)] if who else [], text_to_html(text.text), notes=notes)
 
 
 def frame_document(body_html: str) -> str:

@@ -85,7 +85,7 @@ def verify_with(key: str, tolerance: int, req: WebhookRequest, now: float) -> No
 
 def dedupe_id(device: str, sender: str, text: str, received_at: str) -> str:
     canonical = json.dumps([device, sender, text, received_at], ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _sender(p: Payload, *, required: bool = True) -> str:

@@ -180,10 +180,21 @@ def fresh(timestamp: str | None, now: float, tolerance: int) -> int:
     return ts
 
 
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    doc = dict(pairs)
+    if len(doc) != len(pairs):
+        # no gateway repeats a key; which value would a reader take? (json: the last, others:
+        # the first). A listed sender must not hide behind the other reading: refused.
+        raise Malformed("a key is repeated")
+    return doc
+
+
 def json_object(body: bytes) -> dict[str, object]:
     try:
-        doc = json.loads(body)
-    except ValueError as e:
+        doc = json.loads(body, object_pairs_hook=_no_repeats)
+    except Malformed:
+        raise
+    except (ValueError, RecursionError) as e:  # RecursionError: nested past Python's limit
         raise Malformed("body is not JSON") from e
     if not isinstance(doc, dict):
         raise Malformed("body is not a JSON object")

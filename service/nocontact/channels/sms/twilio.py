@@ -57,9 +57,14 @@ def verify_with(token: str, req: WebhookRequest) -> None:
         raise Refused("bad signature")
 
 
+_ONCE = frozenset({"From", "To", "Body", "MessageSid", "SmsSid", "AccountSid", "NumMedia"})
+
+
 def parse_with(token: str, req: WebhookRequest) -> InboundText:
     form: dict[str, str] = {}
     for k, v in req.form:
+        if k in _ONCE and form.get(k, v) != v:
+            raise Malformed(f"{k} given twice")  # which one is the sender? refused, not guessed
         form.setdefault(k, v)
     sid = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From")

@@ -8,6 +8,7 @@ click, as ``application/octet-stream`` with ``attachment`` disposition, so none 
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
@@ -48,7 +49,8 @@ def file(request: Request, cur: AnyUserDep, item_id: int, index: int) -> Respons
         data,
         media_type="application/octet-stream",
         headers={
-            "Content-Disposition": f'attachment; filename="{_safe_name(name)}"',
+            "Content-Disposition": f'attachment; filename="{_safe_name(name)}"; '
+            f"filename*=UTF-8''{urllib.parse.quote(name, safe='')}",
             "Content-Security-Policy": "default-src 'none'; sandbox",
         },
     )
