@@ -202,7 +202,8 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
                 if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                     raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
                 z.put(p.record.file, raw)
-                view = readable(p.record.channel, raw, p.record.sender, p.sms_text)
+                limits = rt.config.limits.read()
+                view = readable(p.record.channel, raw, p.record.sender, p.sms_text, limits)
                 pdf.item(n, p.record, view)
                 report.item(n, p.record, view)
                 incidents.add(p.record)

@@ -118,6 +118,11 @@ def show_sms(raw: bytes, meta: dict[str, Any]) -> Shown:
     return Shown([("From", who)] if who else [], text_to_html(text.text), notes=notes)
 
 
+def show(channel: str, raw: bytes, meta: dict[str, Any], limits: ReadLimits) -> Shown:
+    """What a page shows of one kept item, whichever channel brought it."""
+    return show_sms(raw, meta) if channel == "sms" else show_email(raw, limits)
+
+
 def frame_document(body_html: str) -> str:
     return (
         '<!doctype html><html><head><meta charset="utf-8">'

@@ -1530,9 +1530,9 @@ def _() -> bytes:
 @sms(
     "twilio-duplicate-from-listed-second",
     "twilio",
-    "kept",
-    "From given twice: a stranger first, the listed number second; keeping or refusing is "
-    "safe, passing it is not",
+    "refused",
+    "From given twice: a stranger first, the listed number second; refused (400): which "
+    "is the sender is not guessed, and passing it would let the listed number through",
 )
 def _() -> bytes:
     return form([("From", STRANGER), *twilio_form(sid(5))])
@@ -1608,7 +1608,7 @@ def _() -> bytes:
 @sms(
     "telnyx-duplicate-keys-listed-last",
     "telnyx",
-    "kept",
+    "refused",
     'duplicate keys by hand: "phone_number":"+441","phone_number":"+447700900123"',
 )
 def _() -> bytes:
@@ -1846,7 +1846,7 @@ def _() -> bytes:
 @sms(
     "generic-duplicate-from-listed-last",
     "generic",
-    "kept",
+    "refused",
     'duplicate keys by hand: {"from":"+441","from":"+447700900123"}',
 )
 def _() -> bytes:
@@ -1857,7 +1857,7 @@ def _() -> bytes:
 @sms(
     "generic-duplicate-from-listed-first",
     "generic",
-    "kept",
+    "refused",
     'duplicate keys the other way: {"from":"+447700900123","from":"+441"}; keeping or '
     "refusing is safe, passing it is not",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from nocontact.channels.imap import cursors
@@ -12,6 +13,7 @@ from nocontact.config import ImapAccount
 from nocontact.coparent.window import batching
 from nocontact.db import transaction
 from nocontact.intake import KEPT, InboundMessage, Intake, IntakeResult, Prepared
+from nocontact.limits import DEFAULT_LIMITS, ReadLimits
 from nocontact.matching import BlockList, Decision, Facts, decide, facts_from_email
 from nocontact.models import utcnow
 
@@ -19,6 +21,7 @@ BATCH = 250  # UIDs per fetch command
 PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if kept
 FULL_BATCH_BYTES = 16 * 1024 * 1024  # bound on one full-body fetch
 START, START_KEY = f"BODY.PEEK[]<0.{PREFIX}>", b"BODY[]<0>"
+_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 FULL, FULL_KEY = "BODY.PEEK[]", b"BODY[]"
 MOVED = ("quarantine", "review")
 COUNTER = {"quarantine": "quarantined", "record": "recorded", "review": "review"}
@@ -32,6 +35,7 @@ class Folder:
     folder: str
     uidvalidity: int
     blocklist: BlockList
+    limits: ReadLimits = DEFAULT_LIMITS
 
     def source_key(self, uid: int) -> str:
         return f"imap:{self.account.name}:{self.folder}:{self.uidvalidity}:{uid}"
@@ -117,10 +121,16 @@ def _triage(
     if ahead:  # the server reads the next batch while this one is decided and sealed
         conn.fetch_ahead(ahead, ["RFC822.SIZE", START])
     kept: dict[int, _Kept] = {}
+    limits = f.limits
     for uid, data in sorted(fetched.items()):
         head: bytes = data.get(START_KEY) or b""
-        facts = facts_from_email(head)
         report.scanned += 1
+        if len(head) >= PREFIX and not _END_OF_HEADERS.search(head):
+            # the headers go on past what was read (a megabyte Subject, ten thousand To
+            # addresses before the From): decided on the whole message, never on part of them
+            kept[uid] = _Kept(int(data.get(b"RFC822.SIZE", 0)))
+            continue
+        facts = facts_from_email(head, limits=limits)
         decision = decide(facts, f.blocklist)
         if decision.action == "deliver":
             report.delivered += 1
@@ -158,7 +168,7 @@ def _seal(
     jobs: list[tuple[int, InboundMessage, Decision]] = []
     for uid, k in todo:
         assert k.raw is not None
-        facts = k.facts or facts_from_email(k.raw)
+        facts = k.facts or facts_from_email(k.raw, limits=f.limits)
         decision = k.decision or decide(facts, f.blocklist)  # (triage's, if it read it whole)
         msg = InboundMessage(
             channel="email",

@@ -97,7 +97,7 @@ def _poll_folder(
     last = cur.last_uid if cur is not None and cur.uidvalidity == uidvalidity else 0
     if cur is not None and cur.uidvalidity not in (0, uidvalidity):
         log.info("account %s folder %s: UIDVALIDITY changed; rescanning", account.name, folder)
-    f = Folder(account, folder, uidvalidity, bl)
+    f = Folder(account, folder, uidvalidity, bl, rt.config.limits.read())
     uids = conn.uids_from(1 if last == 0 else last + 1)
     outbox = Outbox(rt, conn, account, folder)
     try:

@@ -181,7 +181,8 @@ class FrontHandler:
         self, raw: bytes, envelope: Any, session: Any
     ) -> tuple[Decision, IntakeResult]:
         """Blocking (database, sealing): runs in the executor, off the event loop."""
-        facts = facts_from_email(raw, reverse_path(envelope) or None)
+        limits = self.intake.rt.config.limits.read()
+        facts = facts_from_email(raw, reverse_path(envelope) or None, limits)
         decision = self.intake.decide(facts)
         message = InboundMessage(
             channel="email",

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
 from nocontact.web.access import read_item, record
-from nocontact.web.deps import AnyUserDep
-from nocontact.web.render import attachment, frame_document, show_email, show_sms
+from nocontact.web.deps import AnyUserDep, rt_of
+from nocontact.web.render import attachment, frame_document, show
 from nocontact.web.security import BODY_CSP, check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
@@ -24,7 +24,7 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 @router.get("/items/{item_id}/body")
 def body(request: Request, cur: AnyUserDep, item_id: int) -> Response:
     item, raw, meta = read_item(request, cur, item_id)
-    shown = show_sms(raw, meta) if item.channel == "sms" else show_email(raw)
+    shown = show(item.channel, raw, meta, rt_of(request).config.limits.read())
     return Response(
         frame_document(shown.body_html),
         media_type="text/html; charset=utf-8",
@@ -40,7 +40,8 @@ def _safe_name(name: str) -> str:
 @router.get("/items/{item_id}/files/{index}")
 def file(request: Request, cur: AnyUserDep, item_id: int, index: int) -> Response:
     item, raw, _meta = read_item(request, cur, item_id)
-    found = attachment(raw, index) if item.channel == "email" else None
+    limits = rt_of(request).config.limits.read()
+    found = attachment(raw, index, limits) if item.channel == "email" else None
     if found is None:
         raise HTTPException(status_code=404)
     name, data = found

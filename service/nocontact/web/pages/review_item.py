@@ -24,7 +24,7 @@ from nocontact.web.deps import ReviewerDep, render, rt_of
 from nocontact.web.pages.review import TAG_WORDS, TAGS
 from nocontact.web.plain import CHANNEL, when
 from nocontact.web.reasons import reviewer_context
-from nocontact.web.render import show_email, show_sms
+from nocontact.web.render import show
 from nocontact.web.security import check_csrf
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _item_page(
     notice: str = "",
 ) -> Response:
     it, raw, meta = read_item(request, cur, item_id)
-    shown = show_sms(raw, meta) if it.channel == "sms" else show_email(raw)
+    shown = show(it.channel, raw, meta, rt_of(request).config.limits.read())
     rt = rt_of(request)
     first_look = not (error or saved or released or notice)
     with transaction(rt.engine) as s:

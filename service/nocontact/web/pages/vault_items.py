@@ -18,7 +18,7 @@ from nocontact.vault import ledger
 from nocontact.web.access import read_item, record, unlocked
 from nocontact.web.deps import OwnerDep, render, rt_of
 from nocontact.web.plain import CHANNEL, when
-from nocontact.web.render import show_email, show_sms
+from nocontact.web.render import show
 from nocontact.web.security import check_csrf
 
 router = APIRouter(dependencies=[Depends(check_csrf)])
@@ -60,7 +60,7 @@ def item(request: Request, cur: OwnerDep, item_id: int) -> Response:
     if unlocked(request, cur) is None:
         return _to("/vault")
     it, raw, meta = read_item(request, cur, item_id)
-    shown = show_sms(raw, meta) if it.channel == "sms" else show_email(raw)
+    shown = show(it.channel, raw, meta, rt_of(request).config.limits.read())
     rt = rt_of(request)
     with transaction(rt.engine) as s:
         row = s.get(VaultItem, item_id)
