@@ -34,6 +34,7 @@ _BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061
 _REMOVE = dict.fromkeys(map(ord, _BIDI))
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _HEADER_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_NOT_ESCAPES = re.compile(r"[\ud800-\udc7f\udd00-\udfff]")  # surrogates no byte escapes to
 _SPACES = re.compile(r"[ \t\r\n]+")
 _WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 _QHEX = re.compile(rb"=([0-9A-Fa-f]{2})")
@@ -107,7 +108,8 @@ def raw_utf8(value: str) -> Text:
     try:
         data = value.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte
-        data, lossy = value.encode("utf-8", "replace"), True
+        value, lossy = _NOT_ESCAPES.sub("\ufffd", value), True
+        data = value.encode("utf-8", "surrogateescape")
     try:
         return Text(data.decode("utf-8"), lossy)
     except UnicodeDecodeError:

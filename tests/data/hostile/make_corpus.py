@@ -1313,6 +1313,20 @@ def _() -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------
+# emails: headers that outrun a first read
+
+
+@email(
+    "subject-1mb-before-from",
+    "a 1 MiB Subject line before the From: a reader that decides on the first 64 KiB "
+    "(the IMAP triage) never sees the sender",
+)
+def _() -> bytes:
+    subject = b"Subject: " + b"B" * (1_048_576 - 9)
+    return mail(subject, TO, DATE, FROM, mid("subject-1mb-first"), *plain(), body=b"hello\r\n")
+
+
+# ---------------------------------------------------------------------------------------------
 # SMS helpers
 
 TWILIO_BASE = [
