@@ -203,7 +203,7 @@ FALLBACK_PAGE = """<!doctype html>
 <title>{title}</title><link rel="stylesheet" href="/static/app.css"></head>
 <body><main><h1>{title}</h1><p>{text}</p>
 <p>If it happens again, the person who helps you run this can look into it with this
-reference: <strong>{reference}</strong></p>
+reference: <strong class="reference">{reference}</strong></p>
 <p><a class="button" href="/">Back to the start</a></p></main></body></html>
 """
 
