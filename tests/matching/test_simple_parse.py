@@ -51,7 +51,6 @@ def _reference_parties(msg: EmailMessage, header: str, signal: str) -> list[Part
                 out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
         except Exception:
             words = decoding.header(value).text
-            names += " " + words
             out.append(Party(signal=signal, display_name=words or None))
         in_names = set(_ADDRESS_LIKE.findall(names))
         seen_raw = " ".join(v for _, v in mine)

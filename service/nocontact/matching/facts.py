@@ -123,9 +123,9 @@ def _header_parties(fields: Fields, header: str, signal: str, cap: int) -> list[
                     names += " " + (_text(a.display_name) or "")
                     out.append(Party(signal, address=addr, display_name=_text(a.display_name)))
             except Exception:  # noqa: BLE001  (the parser's own errors, and RecursionError)
-                # unreadable as addresses: the words still count as a display name
+                # unreadable as addresses: the words still count as a display name, and every
+                # address in them as a sender (the scan below), as in any header it cannot read
                 words = decoding.header(value).text
-                names += " " + words
                 out.append(Party(signal=signal, display_name=words or None))
         # Parsers disagree on hostile forms (CVE-2023-27043): every address-like token in the
         # raw header counts too, so no reading of the header lets a listed address through.
