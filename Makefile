@@ -36,7 +36,7 @@ typecheck: venv
 	$(BIN)/mypy
 
 pytest: venv bytecode
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --hypothesis-profile=ci
 
 test: venv deps lint typecheck pytest
 

@@ -11,8 +11,11 @@ import pytest
 
 from nocontact.initialise import initialise
 from nocontact.runtime import Runtime
+from tests.hypothesis_profiles import register as register_hypothesis_profiles
 from tests.servers import postgres
 from tests.servers.dovecot import Dovecot, start_dovecot
+
+register_hypothesis_profiles()  # --hypothesis-profile=ci in `make test`: a fixed budget
 
 PASSPHRASE = "correct horse battery staple"
 

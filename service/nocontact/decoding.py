@@ -35,6 +35,7 @@ _REMOVE = dict.fromkeys(map(ord, _BIDI))
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _HEADER_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _NOT_ESCAPES = re.compile(r"[\ud800-\udc7f\udd00-\udfff]")  # surrogates no byte escapes to
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 _SPACES = re.compile(r"[ \t\r\n]+")
 _WORD = re.compile(r"=\?([^?\s*]+)(?:\*[^?\s]*)?\?([QqBb])\?([^?\s]*)\?=")
 _QHEX = re.compile(rb"=([0-9A-Fa-f]{2})")
@@ -97,6 +98,11 @@ def decode_bytes(data: bytes, charset: str | None) -> Text:
         return Text(data.decode(name, "replace"), lossy=True)
     except Exception:  # noqa: BLE001
         return Text(data.decode("utf-8", "replace"), lossy=True)
+
+
+def well_formed(text: str) -> str:
+    """Text with every lone surrogate (which no encoder takes) replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def raw_utf8(value: str) -> Text:

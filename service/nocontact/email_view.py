@@ -30,10 +30,13 @@ class AttachmentPart:
     content_type: str
 
     def payload(self) -> bytes:
-        data = self.part.get_payload(decode=True)
+        try:
+            data = self.part.get_payload(decode=True)
+        except Exception:  # noqa: BLE001  (e.g. a NUL in the charset name)
+            data = None
         if isinstance(data, bytes):
             return data
-        return str(self.part.get_payload()).encode("utf-8", "surrogateescape")
+        return str(_payload(self.part)).encode("utf-8", "surrogateescape")
 
 
 @dataclass
@@ -63,7 +66,7 @@ def _leaves(msg: Message, limits: ReadLimits, notes: list[str]) -> list[Message]
         if seen > limits.mime_parts:
             notes.append(f"Only the first {limits.mime_parts} parts are shown here.")
             break
-        payload = part.get_payload()
+        payload = _payload(part)
         if isinstance(payload, list):
             if depth >= limits.mime_depth:
                 too_deep += 1
@@ -75,6 +78,15 @@ def _leaves(msg: Message, limits: ReadLimits, notes: list[str]) -> list[Message]
     if too_deep:
         notes.append(f"Parts nested more than {limits.mime_depth} deep are not shown here.")
     return leaves
+
+
+def _payload(part: Message) -> object:
+    """The payload as parsed: a list of parts, or the undecoded text. ``get_payload`` decodes
+    raw 8-bit text with the part's charset, and a charset name can be anything at all."""
+    try:
+        return part.get_payload()
+    except Exception:  # noqa: BLE001
+        return part._payload  # type: ignore[attr-defined]  # (the stored text, as parsed)
 
 
 def headers(view: EmailView, names: tuple[str, ...]) -> list[tuple[str, Text]]:
@@ -146,5 +158,6 @@ def attachments(view: EmailView, limits: ReadLimits) -> Iterator[AttachmentPart]
             name = part.get_filename()
         except Exception:  # noqa: BLE001
             name = None
-        yield AttachmentPart(index, part, decoding.filename(name, index), _content_type(part))
+        kind = decoding.line(_content_type(part), limit=100)
+        yield AttachmentPart(index, part, decoding.filename(name, index), kind)
         index += 1

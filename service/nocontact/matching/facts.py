@@ -45,7 +45,18 @@ class Facts:
 _SIGNAL_HEADERS = (("from", "From"), ("sender", "Sender"), ("reply_to", "Reply-To"))
 
 
-_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\]\\,;:\"']+@[^\s<>()\[\]\\,;:\"']+")
+# "'" is allowed in a local part (o'brien@…) and quotes names ('Jo' <…>): both readings count
+_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\]\\,;:\"]+@[^\s<>()\[\]\\,;:\"']+")
+
+
+def address_tokens(text: str) -> list[str]:
+    """Every address-like token in ``text``, with and without a leading quote mark."""
+    out: list[str] = []
+    for token in _ADDRESS_LIKE.findall(text):
+        out.append(token)
+        if token.startswith("'") and len(token.lstrip("'")) > 1:
+            out.append(token.lstrip("'"))
+    return out
 
 
 def _text(value: str | None) -> str | None:
@@ -77,7 +88,7 @@ def _fields(items: list[tuple[str, str]]) -> Fields:
 # a line without a colon or a byte-order mark ends the parser's headers early, while mail
 # programs may still show the From below it.
 _SENDER_LINE = re.compile(
-    rb"(?im)^[\xef\xbb\xbf \t]*(from|sender|reply-to|return-path)[ \t]*:(.*)$"
+    rb"(?im)^[\xef\xbb\xbf \t]*(from|sender|reply-to|return-path)[ \t]*:(.*(?:\n[ \t].*)*)"
 )
 _BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _STRAY_READ = 1 << 20  # bytes of header block scanned
@@ -85,11 +96,12 @@ _STRAY_READ = 1 << 20  # bytes of header block scanned
 
 def _stray_senders(raw: bytes, known: set[str]) -> list[Party]:
     end = _BLOCK_END.search(raw, 0, _STRAY_READ)
-    block = raw[: end.start() if end else _STRAY_READ].replace(b"\r", b"\n")
+    block = raw[: end.start() if end else _STRAY_READ]
+    block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     out: list[Party] = []
     for m in _SENDER_LINE.finditer(block):
         signal = m[1].decode().lower().replace("-", "_") + "_text"
-        for token in _ADDRESS_LIKE.findall(
+        for token in address_tokens(
             decoding.raw_utf8(m[2].decode("ascii", "surrogateescape")).text
         ):
             if token not in known:
@@ -129,9 +141,9 @@ def _header_parties(fields: Fields, header: str, signal: str, cap: int) -> list[
                 out.append(Party(signal=signal, display_name=words or None))
         # Parsers disagree on hostile forms (CVE-2023-27043): every address-like token in the
         # raw header counts too, so no reading of the header lets a listed address through.
-        in_names = set(_ADDRESS_LIKE.findall(names))
+        in_names = set(address_tokens(names))
         seen_raw = " ".join(v for _, v in mine)
-        for token in _ADDRESS_LIKE.findall(decoding.raw_utf8(seen_raw).text):
+        for token in address_tokens(decoding.raw_utf8(seen_raw).text):
             if token not in parsed and token not in in_names:
                 out.append(Party(f"{signal}_text", address=token))
                 parsed.add(token)
@@ -238,6 +250,15 @@ def _over_limits(raw: bytes, limits: ReadLimits) -> bool:
     )
 
 
+def _headers_only(raw: bytes, notes: list[str], limits: ReadLimits) -> Facts:
+    try:
+        head = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        return _read(list(head.raw_items()), lambda: "", notes, limits)
+    except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
+        notes.append("unparseable headers")
+        return Facts(parties=())
+
+
 def facts_from_email(
     raw: bytes, envelope_from: str | None = None, limits: ReadLimits = DEFAULT_LIMITS
 ) -> Facts:
@@ -259,11 +280,7 @@ def facts_from_email(
             notes.append(f"{simple.defects} MIME defects")
     elif _over_limits(raw, limits):
         notes.append("over the MIME limits: senders read, body not read for matching")
-        try:
-            head = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-            facts = _read(list(head.raw_items()), lambda: "", notes, limits)
-        except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
-            notes.append("unparseable message")
+        facts = _headers_only(raw, notes, limits)
     elif (light := _light(raw)) is not None:
         lmsg, part = light
         facts = _read(list(lmsg.raw_items()), lambda: _part_text(part), notes, limits)
@@ -278,11 +295,12 @@ def facts_from_email(
                 notes.append(f"{len(msg.defects)} MIME defects")
         except Exception:  # noqa: BLE001  (the raw bytes are still kept whole)
             notes.append("unparseable message")
+            facts = _headers_only(raw, notes, limits)
     parties = facts.parties
     try:
         known = {p.address for p in parties if p.address}
         for p in parties:  # an address written as a display name is decide's to judge
-            known.update(_ADDRESS_LIKE.findall(p.display_name or ""))
+            known.update(address_tokens(p.display_name or ""))
         parties += tuple(_stray_senders(raw, known))
     except Exception:  # noqa: BLE001
         notes.append("unreadable header block")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import parse_qsl
 
+from nocontact import decoding
 from nocontact.errors import ChannelError
 
 EVIDENCE_FORMAT = "nocontact-sms/1"
@@ -84,6 +85,14 @@ class InboundText:
     # what the provider said about media it did not send (capcom6 MMS: size, content class)
     media_reported: Mapping[str, object] | None = None
     batch_index: int | None = None  # its place in a batch request; None when sent alone
+
+    def __post_init__(self) -> None:
+        # JSON may escape lone surrogates ("\ud800"): no encoder downstream (the database,
+        # httpx when forwarding, the pages) takes them. The request itself is the evidence.
+        for name in ("sender", "to", "text"):
+            value = getattr(self, name)
+            if isinstance(value, str) and not value.isascii():
+                object.__setattr__(self, name, decoding.well_formed(value))
 
     @property
     def source_key(self) -> str:

@@ -23,7 +23,14 @@ STOP_GRACE_SECONDS = 15.0
 
 
 class FrontSMTP(SMTP):
-    """aiosmtpd's server with one addition: tell the handler when a client goes away."""
+    """aiosmtpd's server with two additions: tell the handler when a client goes away, and
+    take lines of any length within the message size. RFC 5321 lets a server refuse a line
+    over 1,000 bytes, and aiosmtpd does (a permanent 500), but that bounces evidence: a
+    sender chooses a megabyte Subject line, and Postfix, like most servers, accepts it."""
+
+    def __init__(self, *args: Any, max_line_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line_length_limit = max_line_bytes  # also the reader's buffer limit
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.session is not None:
@@ -69,6 +76,7 @@ async def start_front(rt: Runtime, intake: Intake) -> Stop | None:
         return FrontSMTP(
             handler,
             data_size_limit=cfg.max_message_bytes,
+            max_line_bytes=cfg.max_message_bytes + 2,
             enable_SMTPUTF8=True,
             hostname=cfg.hostname,
             ident="No Contact",
