@@ -29,8 +29,8 @@ class FrontSMTP(SMTP):
     sender chooses a megabyte Subject line, and Postfix, like most servers, accepts it."""
 
     def __init__(self, *args: Any, max_line_bytes: int, **kwargs: Any) -> None:
+        self.line_length_limit = max_line_bytes  # before: it is also the reader's buffer limit
         super().__init__(*args, **kwargs)
-        self.line_length_limit = max_line_bytes  # also the reader's buffer limit
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.session is not None:
