@@ -29,8 +29,8 @@ run: venv
 	$(BIN)/nocontact --home $(HOME_DIR) run
 
 lint: venv
-	$(BIN)/ruff check service tests bench
-	$(BIN)/ruff format --check service tests bench
+	$(BIN)/ruff check service tests bench fuzz
+	$(BIN)/ruff format --check service tests bench fuzz
 
 typecheck: venv
 	$(BIN)/mypy

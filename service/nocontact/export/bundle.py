@@ -28,7 +28,7 @@ from sqlmodel import Session
 from nocontact.db import read_session, transaction
 from nocontact.errors import UsageError, VaultError
 from nocontact.export import manifest as mf
-from nocontact.export.content import readable
+from nocontact.export.content import not_laid_out, readable
 from nocontact.export.coparent_log import COPARENT_LOG, CoparentLog
 from nocontact.export.encrypt import BundleKey, encrypt_file
 from nocontact.export.incidents import IncidentLog
@@ -205,7 +205,11 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
                 limits = rt.config.limits.read()
                 view = readable(p.record.channel, raw, p.record.sender, p.sms_text, limits)
                 pdf.item(n, p.record, view)
-                report.item(n, p.record, view)
+                try:
+                    report.item(n, p.record, view)
+                except Exception as e:  # noqa: BLE001  (one item never stops an export)
+                    log.error("report.html: item %s not laid out (%s)", n, type(e).__name__)
+                    report.item(n, p.record, not_laid_out())
                 incidents.add(p.record)
                 if coparent is not None:
                     coparent.add(p.record)

@@ -33,6 +33,14 @@ class Readable:
     notes: list[str] = field(default_factory=list)
 
 
+def not_laid_out() -> Readable:
+    """What a report shows of an item its renderer could not lay out: the facts and hashes
+    (drawn by the report itself) and this note; the export goes on."""
+    from nocontact.export.report import NOT_LAID_OUT
+
+    return Readable([], "", [], [NOT_LAID_OUT])
+
+
 def html_to_text(markup: str) -> str:
     cleaned = nh3.clean(markup, tags=set(), attributes={}, strip_comments=True)
     return tidy(html.unescape(cleaned))

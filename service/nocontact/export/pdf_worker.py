@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from nocontact.errors import VaultError
-from nocontact.export.content import Readable
+from nocontact.export.content import Readable, not_laid_out
 from nocontact.export.manifest import ItemRecord
 from nocontact.export.report import Cover
 
@@ -104,7 +104,13 @@ def _serve(src: IO[bytes], out: Path) -> None:
         if msg[0] == "section":
             pdf.section(msg[1], msg[2])
         else:
-            pdf.item(*msg)
+            try:
+                pdf.item(*msg)
+            except Exception as e:  # noqa: BLE001  (one item never stops an export)
+                print(
+                    f"report.pdf: item {msg[0]} not laid out ({type(e).__name__})", file=sys.stderr
+                )
+                pdf.item(msg[0], msg[1], not_laid_out())
     out.write_bytes(pdf.output())
 
 

@@ -15,6 +15,10 @@ INTRO = (
     "byte as received. manifest.json lists every file with its SHA-256 and is signed "
     "(manifest.sig); VERIFY.txt explains how to check all of it with sha256sum and openssl."
 )
+NOT_LAID_OUT = (
+    "This item could not be laid out in this report. Its original file is in the evidence "
+    "file, named above with its SHA-256, exactly as it was received."
+)
 TIMELINE = ("#", "Received (UTC)", "Channel", "Sender", "Person", "Contact")
 
 

@@ -49,17 +49,19 @@ class HtmlReport:
         w("</tbody></table>\n")
 
     def item(self, n: int, rec: ItemRecord, view: Readable) -> None:
-        w = self.out.write
-        w(f'<section id="item-{n}"><h2>{_e(item_title(n, rec))}</h2><table>')
+        """One section, written whole or not at all (so a fallback section never follows half
+        of one)."""
+        parts = [f'<section id="item-{n}"><h2>{_e(item_title(n, rec))}</h2><table>']
         for label, value in item_facts(rec):
-            w(f'<tr><th>{_e(label)}</th><td class="h">{_e(value)}</td></tr>')
-        w("</table>\n<table>")
+            parts.append(f'<tr><th>{_e(label)}</th><td class="h">{_e(value)}</td></tr>')
+        parts.append("</table>\n<table>")
         for name, value in view.headers:
-            w(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>")
-        w(f"</table>\n<pre>{_e(view.text or '(no text)')}</pre>\n")
+            parts.append(f"<tr><th>{_e(name)}</th><td>{_e(value)}</td></tr>")
+        parts.append(f"</table>\n<pre>{_e(view.text or '(no text)')}</pre>\n")
         for line in [f"Attachment: {a}" for a in view.attachments] + view.notes:
-            w(f"<p>{_e(line)}</p>")
-        w("</section>\n")
+            parts.append(f"<p>{_e(line)}</p>")
+        parts.append("</section>\n")
+        self.out.write("".join(parts))
 
     def finish(self) -> None:
         self.out.write("</body></html>\n")
