@@ -21,12 +21,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nocontact import decoding
-from nocontact.matching.facts import MAX_TEXT, Facts, Party, _stray_senders, facts_from_email
+from nocontact.matching.facts import (
+    MAX_TEXT,
+    Facts,
+    Party,
+    _stray_senders,
+    address_tokens,
+    facts_from_email,
+)
 from nocontact.matching.mime import light_message
 from nocontact.matching.simple import mailbox, simple_message, split_headers
 
 _TAG = re.compile(r"<[^>]*>")
-_ADDRESS_LIKE = re.compile(r"[^\s<>()\[\]\\,;:\"']+@[^\s<>()\[\]\\,;:\"']+")
 _SIGNALS = (("from", "From"), ("sender", "Sender"), ("reply_to", "Reply-To"))
 
 
@@ -52,9 +58,9 @@ def _reference_parties(msg: EmailMessage, header: str, signal: str) -> list[Part
         except Exception:
             words = decoding.header(value).text
             out.append(Party(signal=signal, display_name=words or None))
-        in_names = set(_ADDRESS_LIKE.findall(names))
+        in_names = set(address_tokens(names))
         seen_raw = " ".join(v for _, v in mine)
-        for token in _ADDRESS_LIKE.findall(decoding.raw_utf8(seen_raw).text):
+        for token in address_tokens(decoding.raw_utf8(seen_raw).text):
             if token not in parsed and token not in in_names:
                 out.append(Party(f"{signal}_text", address=token))
                 parsed.add(token)
@@ -115,7 +121,7 @@ def reference_facts(raw: bytes, envelope_from: str | None = None) -> Facts:
         notes.append("unparseable message")
     known = {p.address for p in parties if p.address}
     for p in parties:
-        known.update(_ADDRESS_LIKE.findall(p.display_name or ""))
+        known.update(address_tokens(p.display_name or ""))
     parties += _stray_senders(raw, known)  # the same step after either reading
     if envelope_from:
         parties.append(Party("envelope_from", envelope_from))
