@@ -52,7 +52,7 @@ import imapclient
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlmodel import Session, col, select
 
 from nocontact.db import transaction
@@ -86,18 +86,6 @@ from tests.servers.ports import free_port
 REVIEWER = "robin"
 REVIEWER_PASSPHRASE = "a long reviewer passphrase"
 ENVELOPE_SENDER = "relay@relay.example"  # neutral: the headers decide, as for IMAP
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # one renderer for the whole run: with site isolation every sandboxed body frame (an
-    # opaque origin) and every COOP page got a process of its own, most of each visit's time
-    "--disable-features=IsolateOrigins,site-per-process,IsolateSandboxedIframes",
-    "--disable-site-isolation-trials",
-]
 ITEMS = corpus.load()
 BATCH_SAMPLE = 3  # texts of one batch request opened in the browser (see browsed_ids)
 
@@ -806,14 +794,6 @@ def attribute_export(res: Results, rt: Runtime, root: Path) -> None:
 # --- the fixtures ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def hostile_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @contextlib.contextmanager
 def home_on(
     engine: str,
@@ -917,11 +897,11 @@ def hostile(
     _template_home: tuple[Path, str | None],
     _template_pg: tuple[Path, str] | None,
     dovecot: Dovecot,
-    hostile_browser: Browser,
+    browser: Browser,
 ) -> Results:
     root = tmp_path_factory.mktemp(f"hostile-{engine}")
     with TAP:
-        res = run_corpus(engine, root, _template_home, _template_pg, dovecot, hostile_browser)
+        res = run_corpus(engine, root, _template_home, _template_pg, dovecot, browser)
     (root / "timings.json").write_text(json.dumps(res.timings, indent=1))
     print(f"\nhostile corpus on {engine}: {json.dumps(res.timings)}")
     for who in ("owner", "reviewer"):

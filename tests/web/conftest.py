@@ -16,7 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult
@@ -27,14 +27,6 @@ from nocontact.web.app import create_app
 from tests.conftest import PASSPHRASE, make_home
 from tests.servers.ports import free_port
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 REVIEWER_PASSPHRASE = "a long reviewer passphrase"
 
@@ -124,14 +116,6 @@ def _restore_config(request: pytest.FixtureRequest) -> Iterator[None]:
     saved = site.rt.config
     yield
     site.rt.config = saved
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -191,7 +192,10 @@ def test_a_fault_outside_the_pages_is_answered_by_the_front(
         "headers": [],
         "server": ("127.0.0.1", 8080),
     }
-    asyncio.run(front(scope, receive, send))
+    # its own thread: the session's Chromium (Playwright's sync API) runs a loop in this one
+    runner = threading.Thread(target=asyncio.run, args=(front(scope, receive, send),))
+    runner.start()
+    runner.join(30)
     assert sent[0]["status"] == 500
     assert (b"x-frame-options", b"DENY") in sent[0]["headers"]
     page = sent[1]["body"].decode()
