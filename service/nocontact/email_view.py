@@ -144,6 +144,19 @@ def part_text(part: Message, *, limit: int) -> Text:
     return decoding.body(payload, charset, limit=limit)
 
 
+def _filename(part: Message) -> str | None:
+    """The part's file name. compat32 turns raw 8-bit in a parameter into U+FFFD, one per byte;
+    read as UTF-8 first (``decoding.raw_utf8``), a raw UTF-8 name keeps its letters."""
+    probe = Message()
+    for name, value in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            probe[name] = decoding.raw_utf8(str(value)).text
+    try:
+        return probe.get_filename()
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def attachments(view: EmailView, limits: ReadLimits) -> Iterator[AttachmentPart]:
     """Every leaf part that is not inline text (a body or its alternative), numbered from 0,
     at most ``attachments_shown`` of them. A one-part message has none."""
@@ -154,10 +167,7 @@ def attachments(view: EmailView, limits: ReadLimits) -> Iterator[AttachmentPart]
         if index >= limits.attachments_shown:
             view.notes.append(f"Only the first {limits.attachments_shown} attachments are listed.")
             return
-        try:
-            name = part.get_filename()
-        except Exception:  # noqa: BLE001
-            name = None
         kind = decoding.line(_content_type(part), limit=100)
+        name = _filename(part)
         yield AttachmentPart(index, part, decoding.filename(name, index), kind)
         index += 1
