@@ -102,3 +102,16 @@ def test_limits_are_documented_in_the_example_config() -> None:
     for key in ("mime_parts", "mime_depth", "header_bytes", "attachments_shown"):
         assert key in text
     parse_config(text, file=str(example))
+
+
+def test_the_report_says_which_part_was_shortened() -> None:
+    addresses = ", ".join(f"p{i}@else.example" for i in range(400))
+    long_from = readable_email(f"From: {addresses}, {LISTED}\r\n\r\nhello\r\n".encode())
+    assert long_from.text == "hello"
+    assert [n for n in long_from.notes if "shortened" in n] == [
+        "long headers shortened here (ending in …); the original is whole"
+    ]
+    long_body = readable_email(f"From: {LISTED}\r\n\r\n{'word ' * 10_000}\r\n".encode())
+    assert [n for n in long_body.notes if "shortened" in n] == [
+        "text shortened to 20000 characters; the original is whole"
+    ]

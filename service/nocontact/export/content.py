@@ -23,6 +23,7 @@ HEADER_CHARS = 1_000  # of one header value in the report
 _SPACES = re.compile(r"[ \t\r\f\v]+")
 _BLANKS = re.compile(r"\n{3,}")
 SHORTENED = f"text shortened to {MAX_TEXT} characters; the original is whole"
+HEADER_SHORTENED = "long headers shortened here (ending in …); the original is whole"
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ def readable_email(raw: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Readable:
         (n, t.text[:HEADER_CHARS] + ("…" if len(t.text) > HEADER_CHARS else "")) for n, t in found
     ]
     lossy = any(t.lossy for _, t in found)
-    shortened = any(t.shortened or len(t.text) > HEADER_CHARS for _, t in found)
+    long_headers = any(t.shortened or len(t.text) > HEADER_CHARS for _, t in found)
+    shortened = False
     text = ""
     part = email_view.body_part(view, ("plain", "html"))
     if part is not None:
@@ -75,6 +77,8 @@ def readable_email(raw: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Readable:
         for a in email_view.attachments(view, limits)
     ]
     notes = ([UNREADABLE_NOTE] if lossy else []) + list(dict.fromkeys(view.notes))
+    if long_headers:
+        notes.append(HEADER_SHORTENED)
     if shortened:
         notes.append(SHORTENED)
     return Readable(headers, text, attachments, notes)
