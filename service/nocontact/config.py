@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import tomllib
 from datetime import time
 from pathlib import Path
@@ -169,7 +170,7 @@ class ImapAccount(SecretRef):
 class SmtpConfig(SecretRef):
     listen: str = "127.0.0.1:2525"
     deliver_to: str = "lmtp://127.0.0.1:24"
-    hostname: str = "nocontact.local"
+    hostname: str = Field(default_factory=socket.getfqdn)  # never a name that gives us away
     max_message_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     tls_cert_file: str | None = None
     tls_key_file: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -56,7 +57,8 @@ def test_other_mail_is_relayed_byte_for_byte(
     assert send(front, "news@library.example", ["alice@example.org"], raw) == {}
     [delivered] = mailbox(dovecot_clean, "alice")
     added = original_part(delivered, raw)
-    assert b"by nocontact.local (No Contact) with ESMTP" in added
+    assert re.search(rb"\tby [^ ]+ with ESMTP;", added)
+    assert b"contact" not in added.lower()  # nothing a mailbox viewer sees names us
     assert vault_items(front_home, raw) == []
 
 

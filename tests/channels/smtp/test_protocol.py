@@ -107,7 +107,7 @@ def test_starttls_is_offered_and_used_when_a_certificate_is_configured(
         assert client.sendmail("friend@example.com", ["alice@example.org"], raw) == {}
     [delivered] = mailbox(dovecot_clean, "alice")
     assert delivered.endswith(raw)
-    assert b"(No Contact) with ESMTPS" in delivered
+    assert b" with ESMTPS;" in delivered and b"contact" not in delivered[: -len(raw)].lower()
 
 
 def test_auth_lines_addresses_and_content_never_reach_the_logs(
@@ -126,3 +126,17 @@ def test_auth_lines_addresses_and_content_never_reach_the_logs(
     text = caplog.text
     for leak in (secret, "hunter2", ABUSER, "Jordan", "Must-Not-Leak", "alice@example.org"):
         assert leak not in text
+
+
+def test_the_greeting_reads_like_any_mail_server(front: int) -> None:
+    """The abuser's mail server logs the greeting: it must not say what protects her."""
+    client = smtplib.SMTP(timeout=20)
+    try:
+        code, greeting = client.connect("127.0.0.1", front)
+        ehlo_code, ehlo = client.ehlo("sender.example")
+    finally:
+        client.quit()
+    assert code == 220 and greeting.endswith(b" ESMTP")
+    assert ehlo_code == 250
+    for said in (greeting, ehlo):
+        assert b"contact" not in said.lower()

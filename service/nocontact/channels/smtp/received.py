@@ -1,4 +1,5 @@
-"""Our Received trace header (RFC 5321 §4.4), the only change made to relayed mail."""
+"""Our Received trace header (RFC 5321 §4.4), the only change made to relayed mail. It reads
+like any mail server's: a sender or a mailbox viewer must not learn what protects her."""
 
 from __future__ import annotations
 
@@ -20,6 +21,6 @@ def received_header(hostname: str, session: Any) -> bytes:
         protocol += "S"  # RFC 3848
     return (
         f"Received: from {helo} ([{peer}])\r\n"
-        f"\tby {hostname} (No Contact) with {protocol};\r\n"
+        f"\tby {hostname} with {protocol};\r\n"
         f"\t{format_datetime(utcnow())}\r\n"
     ).encode("ascii", "replace")

@@ -79,7 +79,7 @@ async def start_front(rt: Runtime, intake: Intake) -> Stop | None:
             max_line_bytes=cfg.max_message_bytes + 2,
             enable_SMTPUTF8=True,
             hostname=cfg.hostname,
-            ident="No Contact",
+            ident="ESMTP",  # the greeting names no product (a sender sees it)
             tls_context=tls,
             timeout=300,  # RFC 5321 §4.5.3.2.7: server timeout 5 minutes
             loop=loop,
