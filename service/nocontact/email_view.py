@@ -89,7 +89,9 @@ def _payload(part: Message) -> object:
         return part._payload  # type: ignore[attr-defined]  # (the stored text, as parsed)
 
 
-def headers(view: EmailView, names: tuple[str, ...]) -> list[tuple[str, Text]]:
+def headers(
+    view: EmailView, names: tuple[str, ...], *, limit: int = decoding.HEADER_CHARS
+) -> list[tuple[str, Text]]:
     """The named headers in ``names``' order, each decoded by ``decoding.header``."""
     if view.msg is None:
         return []
@@ -98,7 +100,7 @@ def headers(view: EmailView, names: tuple[str, ...]) -> list[tuple[str, Text]]:
     for name, value in view.msg.raw_items():
         label = wanted.get(name.lower())
         if label is not None:
-            found.append((label, decoding.header(str(value))))
+            found.append((label, decoding.header(str(value), limit=limit)))
     order = {n: i for i, n in enumerate(names)}
     return sorted(found, key=lambda kv: order[kv[0]])
 

@@ -61,11 +61,10 @@ def sms_text(raw: bytes, meta_text: str | None, *, limit: int) -> tuple[Text, bo
     if text is None:
         text = find_text(_json(raw))
     found = text is not None
+    lossy = False
     if text is None:
         decoded = decoding.decode_bytes(raw, "utf-8")
         text, lossy = decoded.text, decoded.lossy
-    else:
-        lossy = any("\ud800" <= c <= "\udfff" for c in text)
     cleaned = decoding.clean(text[: limit + 1], one_line=False)
     shortened = len(cleaned) > limit
     return Text(cleaned[:limit], lossy or "\ufffd" in cleaned, shortened), found

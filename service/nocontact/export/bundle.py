@@ -189,6 +189,7 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
     incidents = IncidentLog()
     coparent = CoparentLog() if plan.filters.action == "record" else None
     pdf = PdfWorker(cover, records, workdir / f".{os.getpid()}-{id(plan)}.pdf.part")
+    limits = rt.config.limits.read()
     try:
         # one read snapshot for every original (items are never rewritten, only added)
         with (
@@ -202,7 +203,6 @@ def _write(z: ZipWriter, rt: Runtime, plan: Plan, workdir: Path, progress: Progr
                 if hashlib.sha256(raw).hexdigest() != p.record.sha256:
                     raise VaultError(f"item {p.record.id} does not match the hash taken at intake")
                 z.put(p.record.file, raw)
-                limits = rt.config.limits.read()
                 view = readable(p.record.channel, raw, p.record.sender, p.sms_text, limits)
                 pdf.item(n, p.record, view)
                 try:

@@ -56,12 +56,10 @@ def readable_email(raw: bytes, limits: ReadLimits = DEFAULT_LIMITS) -> Readable:
     """Headers, the first inline text/plain part (else text/html as plain text) and the
     attachments' names; every value through ``decoding``, so nothing here can fail to encode."""
     view = email_view.parse(raw, limits)
-    found = email_view.headers(view, HEADERS)
-    headers = [
-        (n, t.text[:HEADER_CHARS] + ("…" if len(t.text) > HEADER_CHARS else "")) for n, t in found
-    ]
+    found = email_view.headers(view, HEADERS, limit=HEADER_CHARS)
+    headers = [(n, t.text) for n, t in found]
     lossy = any(t.lossy for _, t in found)
-    long_headers = any(t.shortened or len(t.text) > HEADER_CHARS for _, t in found)
+    long_headers = any(t.shortened for _, t in found)
     shortened = False
     text = ""
     part = email_view.body_part(view, ("plain", "html"))

@@ -21,7 +21,7 @@ from email.parser import BytesParser
 from nocontact import decoding
 from nocontact.limits import DEFAULT_LIMITS, ReadLimits
 from nocontact.matching.mime import light_message
-from nocontact.matching.simple import mailbox, simple_message
+from nocontact.matching.simple import END_OF_HEADERS, mailbox, simple_message
 
 MAX_TEXT = 16_384  # enough to find a mention; bounds the work per message
 _TAG = re.compile(r"<[^>]*>")
@@ -90,12 +90,12 @@ def _fields(items: list[tuple[str, str]]) -> Fields:
 _SENDER_LINE = re.compile(
     rb"(?im)^[\xef\xbb\xbf \t]*(from|sender|reply-to|return-path)[ \t]*:(.*(?:\n[ \t].*)*)"
 )
-_BLOCK_END = re.compile(rb"\r?\n\r?\n")
 _STRAY_READ = 1 << 20  # bytes of header block scanned
+_BOUNDARY = re.compile(rb"(?i)boundary[ \t]*=")
 
 
 def _stray_senders(raw: bytes, known: set[str]) -> list[Party]:
-    end = _BLOCK_END.search(raw, 0, _STRAY_READ)
+    end = END_OF_HEADERS.search(raw, 0, _STRAY_READ)
     block = raw[: end.start() if end else _STRAY_READ]
     block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     out: list[Party] = []
@@ -244,10 +244,8 @@ def _light(raw: bytes) -> tuple[Message, Message | None] | None:
 def _over_limits(raw: bytes, limits: ReadLimits) -> bool:
     """Too many parts or multipart sections to parse for matching. Counted on the bytes, before
     any parse: the parser's cost grows with the nesting (a thousand levels take seconds)."""
-    return (
-        raw.count(b"\n--") > limits.mime_parts
-        or raw.count(b"oundary=") + raw.count(b"OUNDARY=") > limits.mime_depth
-    )
+    sections = sum(1 for _ in _BOUNDARY.finditer(raw))
+    return raw.count(b"\n--") > limits.mime_parts or sections > limits.mime_depth
 
 
 def _headers_only(raw: bytes, notes: list[str], limits: ReadLimits) -> Facts:

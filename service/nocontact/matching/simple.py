@@ -27,7 +27,7 @@ _MAILBOX = re.compile(
     rf'[ \t]*(?:(?:(?P<phrase>{_WORD}(?:[ \t]+{_WORD})*)|"(?P<quoted>[^"\\\r\n]*)")?'
     rf"[ \t]*<(?P<angle>{_ADDR})>|(?P<bare>{_ADDR}))[ \t]*"
 )
-_END_OF_HEADERS = re.compile(rb"\n\r?\n")
+END_OF_HEADERS = re.compile(rb"\n\r?\n")  # the blank line that ends them
 # one field: its name, then its first line and any continuation lines (starting with SP/HT)
 _FIELD = re.compile(r"([\x21-\x39\x3b-\x7e]+):([^\n]*\n(?:[ \t][^\n]*\n)*)")
 _MIME_ATOM = r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+"  # RFC 2045 token
@@ -72,7 +72,7 @@ def plain_text(value: str) -> bool:
 def split_headers(raw: bytes) -> tuple[list[tuple[str, str]], int] | None:
     """The header fields (name, raw value) and where the body starts, when every header line is
     a plain ``Name: value`` or a continuation and a blank line ends them; otherwise None."""
-    end = _END_OF_HEADERS.search(raw)
+    end = END_OF_HEADERS.search(raw)
     if end is None:
         return None  # no end of the headers (cut short, headers only, or no headers at all)
     block = raw[: end.start() + 1]

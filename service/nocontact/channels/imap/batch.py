@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from nocontact.channels.imap import cursors
@@ -15,13 +14,13 @@ from nocontact.db import transaction
 from nocontact.intake import KEPT, InboundMessage, Intake, IntakeResult, Prepared
 from nocontact.limits import DEFAULT_LIMITS, ReadLimits
 from nocontact.matching import BlockList, Decision, Facts, decide, facts_from_email
+from nocontact.matching.simple import END_OF_HEADERS
 from nocontact.models import utcnow
 
 BATCH = 250  # UIDs per fetch command
 PREFIX = 64 * 1024  # bytes read to decide; larger mail is fetched whole only if kept
 FULL_BATCH_BYTES = 16 * 1024 * 1024  # bound on one full-body fetch
 START, START_KEY = f"BODY.PEEK[]<0.{PREFIX}>", b"BODY[]<0>"
-_END_OF_HEADERS = re.compile(rb"\r?\n\r?\n")
 FULL, FULL_KEY = "BODY.PEEK[]", b"BODY[]"
 MOVED = ("quarantine", "review")
 COUNTER = {"quarantine": "quarantined", "record": "recorded", "review": "review"}
@@ -125,7 +124,7 @@ def _triage(
     for uid, data in sorted(fetched.items()):
         head: bytes = data.get(START_KEY) or b""
         report.scanned += 1
-        if len(head) >= PREFIX and not _END_OF_HEADERS.search(head):
+        if len(head) >= PREFIX and not END_OF_HEADERS.search(head):
             # the headers go on past what was read (a megabyte Subject, ten thousand To
             # addresses before the From): decided on the whole message, never on part of them
             kept[uid] = _Kept(int(data.get(b"RFC822.SIZE", 0)))
