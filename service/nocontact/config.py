@@ -65,6 +65,9 @@ def _is_loopback(host: str) -> bool:
 
 class HouseholdConfig(Strict):
     name: str = "home"
+    # What a tab, the browser's history, an authenticator app and a notice's sender show: an
+    # ordinary word, so nobody looking learns what protects her.
+    display_name: str = Field("Messages", min_length=1, max_length=40)
     default_region: str = Field("GB", min_length=2, max_length=2)  # for phone numbers without +
     timezone: str = "UTC"
     # Co-parent messages are delivered together at these local times (HH:MM, in ``timezone``);
