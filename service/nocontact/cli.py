@@ -103,9 +103,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from nocontact.run import run
+    from nocontact.home_lock import hold_home
 
-    run(open_runtime(args))
+    home, _ = _paths(args)
+    with hold_home(home):  # before the runtime opens: a second start migrates nothing
+        from nocontact.run import run
+
+        run(open_runtime(args))
     return 0
 
 
@@ -201,11 +205,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_users_reset(args: argparse.Namespace) -> int:
-    from nocontact.db import transaction
-    from nocontact.users import reset_with_recovery
-
-    rt = open_runtime(args)
+def _recovery_code() -> str:
     code = os.environ.get("NOCONTACT_RECOVERY_CODE")
     if code is None:
         if not sys.stdin.isatty():
@@ -213,13 +213,54 @@ def cmd_users_reset(args: argparse.Namespace) -> int:
                 "no terminal to ask for the recovery code; set NOCONTACT_RECOVERY_CODE"
             )
         code = getpass.getpass("Recovery code: ")
+    return code
+
+
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.users import find_user, reset_with_recovery
+    from nocontact.vault import ledger
+    from nocontact.web.sessions import end_all_for
+
+    rt = open_runtime(args)
+    code = _recovery_code()
     passphrase = ask_passphrase(f"New passphrase for {args.name}: ", confirm=True)
     with transaction(rt.engine) as s:
         n = reset_with_recovery(s, rt.household_id, args.name, code, passphrase)
-        from nocontact.vault import ledger
-
-        ledger.append(s, rt.household_id, "passphrase_reset", user=args.name, items=n)
+        user = find_user(s, rt.household_id, args.name)
+        assert user is not None and user.id is not None
+        # whoever learnt the old passphrase may be logged in: every login of it ends now
+        end_all_for(s, user.id)
+        ledger.append(s, rt.household_id, "passphrase_reset", account=user.id, items=n)
     print(f"{args.name} has a new passphrase; all {n} kept items open with it.")
+    print("Every login of that account has ended; log in again with the new passphrase.")
+    return 0
+
+
+def cmd_users_reset_2fa(args: argparse.Namespace) -> int:
+    from nocontact.db import transaction
+    from nocontact.errors import VaultError
+    from nocontact.users import find_user, unlock_recovery
+    from nocontact.vault import ledger
+    from nocontact.web.sessions import end_all_for
+    from nocontact.web.totp import disable
+
+    rt = open_runtime(args)
+    code = _recovery_code()
+    with transaction(rt.engine) as s:
+        user = find_user(s, rt.household_id, args.name)
+        if user is None or user.id is None or not user.active:
+            raise UsageError(f"there is no active user called {args.name!r}")
+        try:
+            unlock_recovery(s, rt.household_id, code)
+        except VaultError as e:
+            raise VaultError("that recovery code did not match; nothing was changed") from e
+        had = user.totp_secret is not None
+        disable(s, user)
+        end_all_for(s, user.id)
+        ledger.append(s, rt.household_id, "second_factor_reset", account=user.id, had=had)
+    print(f"Codes from a phone are off for {args.name}; every login of that account has ended.")
+    print("Log in with the passphrase alone, then set codes up again in Settings if you wish.")
     return 0
 
 
@@ -299,6 +340,13 @@ def build_parser() -> argparse.ArgumentParser:
         "reset-passphrase",
         cmd_users_reset,
         "forgotten passphrase: set a new one with the recovery code",
+        usub,
+    )
+    sp.add_argument("name")
+    sp = add(
+        "reset-2fa",
+        cmd_users_reset_2fa,
+        "switch off codes from a phone for an account, with the recovery code",
         usub,
     )
     sp.add_argument("name")

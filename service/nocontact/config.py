@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import tomllib
 from datetime import time
@@ -15,7 +16,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nocontact.errors import ConfigError
 from nocontact.limits import ReadLimits
@@ -124,8 +133,60 @@ class WebConfig(Strict):
         return f"http://{host}:{port}"
 
 
+class _DatabaseUrl(SecretRef):
+    """Where ``[database]`` says the URL is (``url_env`` or ``url_file``), read as any secret."""
+
+    url_env: str | None = None
+    url_file: str | None = None
+
+
+_URL_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://")
+
+
+def _database_url(source: _DatabaseUrl) -> str:
+    """The URL from the environment or a file; a ValueError says what is wrong, never the URL."""
+    try:
+        value = source.secret("url")
+    except ConfigError as e:
+        problem = e.problem if source.url_file else f"the environment variable {e.key} is not set"
+        raise ValueError(problem) from e
+    if not value:
+        where = f"the file {source.url_file}" if source.url_file else f"${source.url_env}"
+        raise ValueError(f"{where} is empty")
+    if not _URL_SCHEME.match(value):  # the value carries a password: never echoed
+        raise ValueError("does not hold a database URL (postgresql+psycopg://user@host/db)")
+    return value
+
+
 class DatabaseConfig(Strict):
-    url: str | None = None  # default: sqlite file in the home
+    """Default: a SQLite file in the home. A PostgreSQL URL holds a password, so it may come
+    from the environment (``url_env``, the variable's name) or a file (``url_file``, e.g. a
+    systemd credential) instead of this file: read when the config is loaded (an error names
+    the config file and the key), after which ``url`` is the URL, wherever it came from."""
+
+    # declared before ``url``: its validator sees them (``info.data``) and resolves them
+    url_env: str | None = Field(None, min_length=1)
+    url_file: str | None = Field(None, min_length=1)
+    url: str | None = Field(None, validate_default=True, repr=False)  # may hold a password
+
+    @field_validator("url_env", "url_file")
+    @classmethod
+    def _readable(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None:
+            _database_url(_DatabaseUrl.model_validate({info.field_name: v}))
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _one_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        given = {k: info.data[k] for k in ("url_env", "url_file") if info.data.get(k)}
+        if len(given) + (v is not None) > 1:
+            raise ValueError("give exactly one of url, url_env, url_file")
+        if given:
+            return _database_url(_DatabaseUrl.model_validate(given))
+        if v is not None and not _URL_SCHEME.match(v):
+            raise ValueError("is not a database URL (postgresql+psycopg://user@host/db)")
+        return v
 
 
 class ImapAccount(SecretRef):
@@ -303,15 +364,21 @@ class SmsConfig(Strict):
 
 
 class NotifyConfig(SecretRef):
-    """Outbound mail for content-free notices (reviewer digests, urgent tags)."""
+    """Outbound mail for content-free notices (reviewer digests, urgent tags).
+
+    ``smtp://`` (STARTTLS when ``starttls``) or ``smtps://`` (TLS at once, port 465); TLS always
+    verifies the server, against the system's CAs or ``ca_file``. Notices come from
+    ``[household] display_name`` at ``from_address``: neither may name this software.
+    """
 
     smtp_url: str = "smtp://127.0.0.1:25"
-    from_address: str = "nocontact@localhost"
+    from_address: str = "messages@localhost"
     username: str | None = None
     password: str | None = None
     password_env: str | None = None
     password_file: str | None = None
     starttls: bool = False
+    ca_file: str | None = None  # to verify a mail server with a private CA
 
 
 class LimitsConfig(Strict):

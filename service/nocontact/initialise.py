@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from nocontact.config import load_config
-from nocontact.db import make_engine, migrate, sqlite_url, transaction
+from nocontact.config import Config, load_config
+from nocontact.db import make_engine, migrate, read_engine, sqlite_url, transaction
+from nocontact.errors import NoContactError
 from nocontact.models import Household, Recipient, User
 from nocontact.users import add_recovery, add_user, check_passphrase_strength
 from nocontact.vault import ledger
-from nocontact.vault.signing import Signer
+from nocontact.vault.signing import Signer, verify_signature
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,70 @@ def is_initialised(home: Path, config_path: Path) -> bool:
         engine.dispose()
 
 
+class ForeignHousehold(NoContactError):
+    """The database holds a household another home set up (exit code 1): one home, one
+    database. Joining it would put a second service on the same mail and a second key under
+    the same ledger."""
+
+
+_FIRST_HOUSEHOLD = text("SELECT id, name FROM household ORDER BY id LIMIT 1")
+# the checkpoint ``initialise`` signs with the household's creation, in the same transaction
+_FIRST_CHECKPOINT = text(
+    "SELECT statement, signature FROM checkpoint WHERE household_id = :h ORDER BY id LIMIT 1"
+)
+
+
+def refuse_foreign_household(engine: Engine, key_path: Path, config_path: Path) -> None:
+    """Raise ForeignHousehold unless the database has no household yet or its first signed
+    checkpoint verifies under this home's key (``key_path``). Reads only, in plain SQL (an
+    older schema has these columns too), before anything is written anywhere."""
+    if not {"household", "checkpoint"} <= set(inspect(engine).get_table_names()):
+        return  # a new database
+    with read_engine(engine).connect() as c:
+        household = c.execute(_FIRST_HOUSEHOLD).first()
+        if household is None:
+            return
+        first = c.execute(_FIRST_CHECKPOINT, {"h": household[0]}).first()
+    where = f"the database named in {config_path} already holds the household {household[1]!r}"
+    if not key_path.exists():
+        why = f"this home has no signing key for it ({key_path} does not exist)"
+    elif first is None:
+        why = "it has no signed checkpoint to show it is this home's"
+    else:
+        public = Signer.load(key_path).public_pem()
+        if verify_signature(public, bytes.fromhex(first[1]), str(first[0]).encode()):
+            return
+        why = f"its ledger is signed by another home's key, not {key_path}"
+    raise ForeignHousehold(
+        f"{where}, and {why}. Nothing was written. One home, one database: give this home a "
+        "database of its own, or run the home that set this one up."
+    )
+
+
 def initialise(home: Path, config_path: Path, owner: str, passphrase: str | None) -> InitResult:
-    """Create what is missing. ``passphrase`` is needed only when the owner does not exist."""
+    """Create what is missing. ``passphrase`` is needed only when the owner does not exist.
+    A database that holds another home's household is refused (``ForeignHousehold``)."""
     home.mkdir(parents=True, exist_ok=True)
     os.chmod(home, 0o700)
     created_config = write_template(config_path)
     cfg = load_config(config_path)
+    key_path = home / "keys" / "signing.pem"
     engine = make_engine(cfg.database.url or sqlite_url(home))
-    migrate(engine)
-    signer = Signer.load_or_create(home / "keys" / "signing.pem")
-    (home / "blobs").mkdir(exist_ok=True, mode=0o700)
+    try:
+        refuse_foreign_household(engine, key_path, config_path)
+        migrate(engine)
+        signer = Signer.load_or_create(key_path)
+        (home / "blobs").mkdir(exist_ok=True, mode=0o700)
+        code, created_owner = _fill(engine, cfg, signer, owner, passphrase)
+    finally:
+        engine.dispose()
+    return InitResult(created_config, created_owner, code)
+
+
+def _fill(
+    engine: Engine, cfg: Config, signer: Signer, owner: str, passphrase: str | None
+) -> tuple[str | None, bool]:
+    """The household, its owner and recovery code where missing; a signed checkpoint."""
     code: str | None = None
     created_owner = False
     with transaction(engine) as s:
@@ -84,5 +141,4 @@ def initialise(home: Path, config_path: Path, owner: str, passphrase: str | None
         if s.exec(recovery).first() is None:
             code = add_recovery(s, h.id)
         ledger.checkpoint(s, h.id, signer)
-    engine.dispose()
-    return InitResult(created_config, created_owner, code)
+    return code, created_owner

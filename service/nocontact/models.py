@@ -71,9 +71,20 @@ class User(SQLModel, table=True):
     recipient_id: int = Field(foreign_key="recipient.id")
     totp_secret: str | None = None
     active: bool = True
-    failed_logins: int = 0
-    locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins, counted per account *from one client address* and per client address.
+
+    Counting per pair means a stranger who guesses wrong five times rests only themselves:
+    the owner, from her own phone, can still log in (see ``throttle.py``).
+    """
+
+    key: str = Field(primary_key=True)  # "account:<user id>@<address>" | "client:<address>"
+    failures: int = 0
+    window_start: datetime = Field(default_factory=utcnow)
+    locked_until: datetime | None = None
 
 
 class VaultItem(SQLModel, table=True):
@@ -158,11 +169,18 @@ class Checkpoint(SQLModel, table=True):
 
 
 class ReviewNote(SQLModel, table=True):
-    """What the trusted person wrote about an item, kept apart from the original."""
+    """What the trusted person wrote about an item, kept apart from the original.
+
+    The tags and summary are sealed with the item's own secret (``vault.notes``): only who can
+    open the item can read them. In the clear: that there is a note, who wrote it and when,
+    and ``go_between``, which the protective-order timeline reads without a key."""
 
     item_id: int = Field(foreign_key="vaultitem.id", primary_key=True, ondelete="CASCADE")
-    tags: str = "[]"  # children | legal | threat | harmless | urgent
-    summary: str = ""
+    sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    go_between: bool = False  # passed on for someone on the list (the reviewer said so)
+    # a note from before migration 0015, in plaintext until a holder next reads it; then blank
+    legacy_tags: str = "[]"
+    legacy_summary: str = ""
     reviewer_id: int | None = Field(default=None, foreign_key="user.id")
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -111,6 +111,14 @@ SWITCH_INTERVAL = 0.001
 
 
 def run(rt: Runtime) -> None:
+    """Serve until stopped. The caller holds the home's lock (``home_lock.hold_home``, taken
+    before the runtime opens); on PostgreSQL this holds the household's as well, so a second
+    home pointed at the same database does not start."""
+    from nocontact.home_lock import hold_household
+
     sys.setswitchinterval(SWITCH_INTERVAL)
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+    with (
+        hold_household(rt.engine, rt.household_id),
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
+    ):
         runner.run(serve(rt))

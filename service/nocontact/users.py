@@ -8,12 +8,14 @@ every item, so a forgotten passphrase does not lose the evidence.
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+import functools
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from nocontact import throttle
 from nocontact.errors import UsageError, VaultError
 from nocontact.models import Recipient, User, utcnow
 from nocontact.vault.crypto import (
@@ -25,8 +27,6 @@ from nocontact.vault.crypto import (
 )
 
 MIN_PASSPHRASE = 12
-LOCK_AFTER = 5  # failed logins
-LOCK_FOR = timedelta(minutes=15)
 
 # argon2id with RFC 9106's second recommended option (64 MiB, t=3): above ASVS 2.4.1's floor.
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
@@ -85,28 +85,35 @@ def find_user(session: Session, household_id: int, name: str) -> User | None:
     return session.exec(q).first()
 
 
-def check_login(session: Session, user: User, passphrase: str) -> bool:
-    """Verify a passphrase with throttling; records failures. The caller commits."""
-    now = utcnow()
-    if not user.active:
-        return False
-    if user.locked_until is not None and user.locked_until > now:
-        return False
-    ok = False
+def check_login(session: Session, user: User, passphrase: str, *, client: str) -> bool:
+    """Verify a passphrase with throttling (``throttle.py``); records failures. The caller
+    commits. The hash is checked first, always, so a resting account answers no faster."""
+    assert user.id is not None
+    matches = False
     with contextlib.suppress(VerificationError, InvalidHashError):
-        ok = _hasher.verify(user.password_hash, passphrase)
-    if ok:
-        user.failed_logins = 0
-        user.locked_until = None
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(passphrase)
-    else:
-        user.failed_logins += 1
-        if user.failed_logins >= LOCK_AFTER:
-            user.locked_until = now + LOCK_FOR
-            user.failed_logins = 0
-    session.add(user)
-    return ok
+        matches = _hasher.verify(user.password_hash, passphrase)
+    resting = throttle.resting(session, user.id, client)
+    if not matches or resting or not user.active:
+        # while resting, only the address's count still grows (it may come to rest too)
+        throttle.failed(session, user.id, client)
+        return False
+    throttle.succeeded(session, user.id, client)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(passphrase)
+        session.add(user)
+    return True
+
+
+def refuse_unknown(session: Session, passphrase: str, *, client: str) -> None:
+    """A name that is no account: the same argon2 work as a real one, and the address's count."""
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash(), passphrase)
+    throttle.failed(session, None, client)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def unlock(session: Session, user: User, passphrase: str) -> str:
@@ -167,8 +174,6 @@ def reset_with_recovery(
         session.add(old)
     user.recipient_id = fresh.id
     user.password_hash = _hasher.hash(new_passphrase)
-    user.failed_logins = 0
-    user.locked_until = None
     session.add(user)
     session.flush()
     return rekeyed

@@ -62,8 +62,10 @@ def script_a_month(rt: Runtime) -> dict[str, int]:
         if r.item_id:
             ids[text] = r.item_id
     with transaction(rt.engine) as s:
-        s.add(ReviewNote(item_id=ids["Jon Smith wants you to call"], tags='["go-between"]'))
-        s.add(ReviewNote(item_id=ids["Jon Smith's birthday party, harmless"], tags='["harmless"]'))
+        # the go-between mark is the one part of a note kept in the clear; the other note's
+        # words are sealed (vault.notes) and the timeline never needs them
+        s.add(ReviewNote(item_id=ids["Jon Smith wants you to call"], go_between=True))
+        s.add(ReviewNote(item_id=ids["Jon Smith's birthday party, harmless"], sealed=b"words"))
     return ids
 
 

@@ -17,10 +17,12 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page
+from sqlmodel import select
 
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult
 from nocontact.matching.facts import facts_from_email
+from nocontact.models import LoginThrottle
 from nocontact.people.service import add_person
 from nocontact.runtime import Runtime
 from nocontact.web.app import create_app
@@ -116,6 +118,10 @@ def _restore_config(request: pytest.FixtureRequest) -> Iterator[None]:
     saved = site.rt.config
     yield
     site.rt.config = saved
+    # failed logins from 127.0.0.1 add up across tests; each test starts with none counted
+    with transaction(site.rt.engine) as s:
+        for row in s.exec(select(LoginThrottle)).all():
+            s.delete(row)
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def test_wrong_passphrase_is_refused_and_the_right_one_logs_in(page: Page, site:
     expect(page.locator("[role=alert]")).to_contain_text("did not work")
     assert page.url.endswith("/login")
     login(page, site)
-    expect(page.locator("main")).to_contain_text("No Contact is on")
+    expect(page.locator("main")).to_contain_text("What is being watched")
 
 
 def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site: Site) -> None:
@@ -79,7 +79,7 @@ def test_calm_home_shows_no_sender_or_subject_of_held_messages(page: Page, site:
             assert secret not in html, f"{secret!r} shown on {path}"
         assert not re.search(r"\d+ messages? kept", html) and "blocked" not in html.lower()
         if path == "/":
-            expect(page.locator("main")).to_contain_text("No Contact is on")
+            expect(page.locator("main")).to_contain_text("What is being watched")
             shoot(page, "home")
         if path == "/vault":
             shoot(page, "vault-intro")
@@ -149,6 +149,7 @@ def test_vault_opens_only_through_each_step_with_cooldown(page: Page, site: Site
         "vault_unlocked",
         "vault_list_viewed",
         "item_opened",
+        "body_viewed",
     ]
     with Session(site.rt.engine) as s:
         assert s.get(ItemKey, (held.item_id, reviewer_key)) is not None, "reviewer got no key"
@@ -212,4 +213,4 @@ def test_quick_exit_is_first_in_tab_order_and_leaves_on_two_escapes(page: Page, 
     page.keyboard.press("Escape")
     page.wait_for_url("about:blank#left")
     page.go_back()
-    assert "No Contact is on" not in page.content(), "Back returned to the page left"
+    assert "What is being watched" not in page.content(), "Back returned to the page left"

@@ -97,7 +97,7 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
 
     with Session(site.rt.engine) as s:
         note = s.get(ReviewNote, held.item_id)
-    assert note is not None and '"urgent"' in note.tags and '"threat"' in note.tags
+    assert note is not None and note.sealed, "the note is sealed (tests/web/test_sealed_notes.py)"
     urgent = [raw for to, raw in smtp.mails if to == ["me@example.org"]]
     assert len(urgent) == 1 and b"/notes" in urgent[0]
     _assert_content_free(urgent[0])
@@ -105,6 +105,8 @@ def test_reviewer_notes_an_item_and_the_owner_reads_the_note_not_the_message(
     page.context.clear_cookies()
     login(page, site)
     page.get_by_role("link", name="Read your trusted person’s notes").click()
+    page.fill("#passphrase", PASSPHRASE)  # the notes are sealed like the messages
+    page.get_by_role("button", name="Show the notes").click()
     expect(page.locator("main")).to_contain_text("angry about the weekend")
     expect(page.locator("main")).to_contain_text("urgent")
     assert SUBJECT not in page.content() and SENDER not in page.content()

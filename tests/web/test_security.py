@@ -110,10 +110,10 @@ def test_repeated_failures_lock_the_account_even_for_the_right_passphrase(site: 
 
 def test_session_cookie_is_httponly_strict_and_secure_over_https(site: Site) -> None:
     with httpx.Client(base_url=site.url) as c:
-        c.get("/login")
+        form = c.get("/login")
         r = c.post(
             "/login",
-            data={"csrf": c.cookies["nc_login"], "name": "owner", "passphrase": PASSPHRASE},
+            data={"csrf": csrf_of(form.text), "name": "owner", "passphrase": PASSPHRASE},
         )
         cookie = next(
             v
@@ -122,10 +122,17 @@ def test_session_cookie_is_httponly_strict_and_secure_over_https(site: Site) -> 
         )
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         assert "Secure" not in cookie
+    before = site.rt.config.web.public_url
     configure(site.rt, public_url="https://nocontact.example.org")
-    with httpx.Client(base_url=site.url) as c:
-        r = c.get("/login")
-        assert "Secure" in r.headers["set-cookie"]
+    try:
+        with httpx.Client(base_url=site.url) as c:
+            r = c.get("/login")
+            cookie = r.headers["set-cookie"]
+            # __Host-: only this exact host can set it (no sibling subdomain, no network)
+            assert cookie.startswith("__Host-nc_login=") and "Secure" in cookie
+            assert "Path=/" in cookie and "Domain" not in cookie
+    finally:
+        configure(site.rt, public_url=before)
 
 
 def test_idle_and_absolute_timeouts_end_the_session(site: Site) -> None:
@@ -158,6 +165,7 @@ def test_totp_is_asked_after_the_passphrase_and_recovery_codes_work_once(site: S
                 "csrf": csrf_of(page.text),
                 "secret": secret.group(1),
                 "code": pyotp.TOTP(secret.group(1)).now(),
+                "passphrase": "tess's long passphrase",
             },
         )
         codes = re.findall(r"<code>([A-Z2-7]{5}-[A-Z2-7]{5})</code>", r.text)

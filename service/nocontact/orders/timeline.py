@@ -1,7 +1,8 @@
 """Every contact attempt since an order was made, direct or through others, week by week.
 
 Direct: the abuser. Third-party: allies, and go-betweens a reviewer confirmed (a review-held
-item the reviewer tagged ``go-between``). Co-parent messages are not counted: written contact
+item the reviewer tagged ``go-between``: ``ReviewNote.go_between``, the one mark of a note
+kept in the clear, so this needs no key). Co-parent messages are not counted: written contact
 about the children is what a minimal-contact arrangement allows. Times are the server's UTC
 receipt times; rows carry ids, hashes and list-side names, never content.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -70,7 +70,7 @@ def list_orders(session: Session, household_id: int) -> list[ProtectiveOrder]:
 
 def _go_between(session: Session, item_id: int) -> bool:
     note = session.get(ReviewNote, item_id)
-    return note is not None and "go-between" in json.loads(note.tags or "[]")
+    return note is not None and note.go_between
 
 
 def attempts(session: Session, household_id: int, order: ProtectiveOrder) -> list[Attempt]:

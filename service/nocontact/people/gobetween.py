@@ -12,7 +12,6 @@ name it; it is normalised in memory and never stored in the clear except as the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,10 +92,10 @@ def allies(s: Session, household_id: int) -> list[Person]:
 
 
 def _tag(s: Session, item_id: int, reviewer_id: int) -> None:
+    """Mark the item passed on: the note's one mark kept in the clear (the sender is on the
+    list now anyway), so it needs no key and leaves the sealed words as they are."""
     note = s.get(ReviewNote, item_id) or ReviewNote(item_id=item_id, reviewer_id=reviewer_id)
-    tags = json.loads(note.tags or "[]")
-    if GO_BETWEEN not in tags:
-        note.tags = json.dumps([*tags, GO_BETWEEN])
+    note.go_between = True
     note.updated_at = utcnow()
     s.add(note)
 

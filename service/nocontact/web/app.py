@@ -116,7 +116,9 @@ class Front:
 
 
 def create_app(rt: Runtime, intake: Intake | None = None) -> Front:
-    app = FastAPI(title="No Contact", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title=rt.config.household.display_name, docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.rt = rt
     app.state.intake = intake or Intake(rt)
     app.state.keyring = Keyring()

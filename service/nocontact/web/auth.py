@@ -1,29 +1,28 @@
 """Logging in and out, the TOTP second step, and asking the passphrase again (step-up).
 
-Throttling and lockout come from ``users.check_login`` (5 failures lock the account for 15
-minutes, ASVS 2.2.1); an unknown name costs the same argon2 work as a known one so the answer
-time does not reveal who has an account. Login forms carry a double-submit token (cookie +
-field) because there is no session yet to hold one.
+Throttling comes from ``throttle.py`` through ``users.check_login``: five wrong tries rest that
+account *from that address* for 15 minutes, twenty rest the address (ASVS 2.2.1); an unknown
+name costs the same argon2 work as a known one, so the answer time does not reveal who has an
+account. Every failed try at a real account is a ledger entry, so the owner sees it on
+Activity. Login forms carry a token bound to the login cookie because there is no session yet.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import logging
 import secrets
 from typing import Annotated
 
-from argon2.exceptions import VerificationError
 from fastapi import APIRouter, Depends, Form, Request
 from sqlmodel import Session, select
 from starlette.responses import RedirectResponse, Response
 
-from nocontact import users
+from nocontact import throttle, users
 from nocontact.db import transaction
 from nocontact.models import User, utcnow
-from nocontact.web import sessions, totp
-from nocontact.web.deps import AnyUserDep, keyring_of, render, rt_of
+from nocontact.vault import ledger
+from nocontact.web import devices, sessions, totp
+from nocontact.web.deps import AnyUserDep, client_of, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
 from nocontact.web.security import check_csrf
 
@@ -35,28 +34,62 @@ TRY_AGAIN = (
 )
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    return users._hasher.hash(secrets.token_urlsafe(16))
+def _note_failure(s: Session, request: Request, user: User, step: str, before: bool) -> None:
+    """A wrong passphrase or code on the ledger, unless the account (from here) was already
+    resting: tries it refused unheard are not written, so nobody can fill the ledger."""
+    client = client_of(request)
+    if before:
+        log.info("sign-in refused while resting, user %s", user.id)
+        return
+    log.info("sign-in refused for user %s (%s)", user.id, step)
+    rests = throttle.resting(s, user.id, client)
+    ledger.append(
+        s, user.household_id, "login_failed", account=user.id, step=step, client=client, rests=rests
+    )
 
 
-def _check(s: Session, household_id: int, name: str, passphrase: str) -> User | None:
-    user = users.find_user(s, household_id, name.strip())
+def passphrase_ok(s: Session, request: Request, user: User, passphrase: str, step: str) -> bool:
+    """Check a passphrase given at this moment, with the throttle; a wrong one is on the
+    ledger (Activity). The caller commits."""
+    client = client_of(request)
+    before = throttle.resting(s, user.id, client)
+    if users.check_login(s, user, passphrase, client=client):
+        return True
+    _note_failure(s, request, user, step, before)
+    return False
+
+
+def code_ok(s: Session, request: Request, user: User, code: str) -> bool:
+    client = client_of(request)
+    before = throttle.resting(s, user.id, client)
+    if totp.check(s, user, code, client=client):
+        return True
+    _note_failure(s, request, user, "code", before)
+    return False
+
+
+def _check(s: Session, request: Request, name: str, passphrase: str) -> User | None:
+    rt = rt_of(request)
+    user = users.find_user(s, rt.household_id, name.strip())
     if user is None:
-        with contextlib.suppress(VerificationError):
-            users._hasher.verify(_dummy_hash(), passphrase)
+        users.refuse_unknown(s, passphrase, client=client_of(request))
         log.info("login refused: unknown name")
         return None
-    if not users.check_login(s, user, passphrase):
-        log.info("login refused for user %s (failures %s)", user.id, user.failed_logins)
-        return None
-    return user
+    return user if passphrase_ok(s, request, user, passphrase, "login") else None
 
 
 def _login_page(request: Request, error: str = "", status: int = 200) -> Response:
-    token = request.cookies.get(sessions.LOGIN_COOKIE) or secrets.token_urlsafe(32)
-    response = render(request, "login.html", None, status, error=error, login_csrf=token)
-    sessions.set_cookie(response, rt_of(request).config.web, sessions.LOGIN_COOKIE, token)
+    web = rt_of(request).config.web
+    cookie = sessions.cookie(request, web, sessions.LOGIN) or secrets.token_urlsafe(32)
+    response = render(
+        request,
+        "login.html",
+        None,
+        status,
+        error=error,
+        login_csrf=sessions.form_token(cookie, "login"),
+    )
+    sessions.set_cookie(response, web, sessions.LOGIN, cookie)
     return response
 
 
@@ -72,15 +105,20 @@ def login(
     rt = rt_of(request)
     _end_session(request)  # a fresh session id on every login (no fixation, ASVS 3.2.1)
     with transaction(rt.engine) as s:
-        user = _check(s, rt.household_id, name, passphrase)
+        user = _check(s, request, name, passphrase)
         token = None
         if user is not None:
-            token, _ = sessions.create(s, user, mfa_pending=user.totp_secret is not None)
+            token, _ = sessions.create(
+                s,
+                user,
+                mfa_pending=user.totp_secret is not None,
+                device=devices.label(request.headers.get("user-agent", "")),
+            )
     if user is None or token is None:
         return _login_page(request, TRY_AGAIN, 401)
     response = RedirectResponse("/login/code" if user.totp_secret else "/", status_code=303)
-    sessions.set_cookie(response, rt.config.web, sessions.COOKIE, token)
-    response.delete_cookie(sessions.LOGIN_COOKIE, path="/")
+    sessions.set_cookie(response, rt.config.web, sessions.SESSION, token)
+    sessions.delete_cookie(response, rt.config.web, sessions.LOGIN)
     return response
 
 
@@ -95,7 +133,7 @@ def code_form(request: Request) -> Response:
         cur = _pending(request, s)
     if cur is None:
         return RedirectResponse("/login", status_code=303)
-    return render(request, "login_code.html", None, csrf=cur.row.csrf, error="")
+    return render(request, "login_code.html", None, csrf=cur.csrf, error="")
 
 
 @router.post("/login/code")
@@ -104,11 +142,11 @@ def code(request: Request, code: Annotated[str, Form()]) -> Response:
         cur = _pending(request, s)
         if cur is None:
             return RedirectResponse("/login", status_code=303)
-        ok = totp.check(s, cur.user, code)
+        ok = code_ok(s, request, cur.user, code)
         if ok:
             cur.row.mfa_pending = False
             s.add(cur.row)
-        elif cur.user.locked_until is not None and cur.user.locked_until > utcnow():
+        elif throttle.resting(s, cur.user.id, client_of(request)):
             s.delete(cur.row)
     if ok:
         return RedirectResponse("/", status_code=303)
@@ -117,13 +155,13 @@ def code(request: Request, code: Annotated[str, Form()]) -> Response:
         "login_code.html",
         None,
         401,
-        csrf=cur.row.csrf,
+        csrf=cur.csrf,
         error="That code did not work. Codes change every 30 seconds; try the newest one.",
     )
 
 
 def _end_session(request: Request) -> None:
-    token = request.cookies.get(sessions.COOKIE)
+    token = sessions.cookie(request, rt_of(request).config.web, sessions.SESSION)
     if token:
         key = sessions.token_hash(token)
         keyring_of(request).drop(key)
@@ -137,7 +175,7 @@ def _end_session(request: Request) -> None:
 def logout(request: Request) -> Response:
     _end_session(request)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(sessions.COOKIE, path="/")
+    sessions.delete_cookie(response, rt_of(request).config.web, sessions.SESSION)
     return response
 
 
@@ -160,7 +198,7 @@ def confirm(
 ) -> Response:
     with transaction(rt_of(request).engine) as s:
         user = s.get(User, cur.user.id)
-        ok = user is not None and users.check_login(s, user, passphrase)
+        ok = user is not None and passphrase_ok(s, request, user, passphrase, "step-up")
         if ok:
             row = s.get(WebSession, cur.row.id)
             if row is not None:

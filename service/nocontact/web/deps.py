@@ -49,6 +49,12 @@ def rt_of(request: Request) -> Runtime:
     return rt
 
 
+def client_of(request: Request) -> str:
+    """The address the request came from (behind a proxy, what uvicorn's trusted
+    ``--forwarded-allow-ips`` says it is): the unit failed logins are counted in."""
+    return request.client.host if request.client else "unknown"
+
+
 def engine_of(request: Request) -> Engine:
     return rt_of(request).engine
 
@@ -76,13 +82,12 @@ def current(request: Request) -> Current:
     with transaction(rt.engine) as s:
         cur = sessions.load(s, request, rt.config.web)
     if cur is None:
-        token = request.cookies.get(sessions.COOKIE)
+        token = sessions.cookie(request, rt.config.web, sessions.SESSION)
         if token:
             keyring_of(request).drop(sessions.token_hash(token))
         raise LoginRequired()
     if cur.row.mfa_pending:
         raise LoginRequired()
-    request.state.csrf = cur.row.csrf
     request.state.user = cur.user
     return cur
 
@@ -117,10 +122,12 @@ SteppedUpDep = Annotated[Current, Depends(stepped_up)]
 def render(
     request: Request, name: str, cur: Current | None, status_code: int = 200, **ctx: object
 ) -> Response:
+    config = rt_of(request).config
     context = {
         "user": cur.user if cur else None,
-        "csrf": cur.row.csrf if cur else request.cookies.get(sessions.LOGIN_COOKIE, ""),
-        "exit_url": rt_of(request).config.web.quick_exit_url,
+        "csrf": cur.csrf if cur else "",
+        "exit_url": config.web.quick_exit_url,
+        "display_name": config.household.display_name,
         **ctx,
     }
     return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)

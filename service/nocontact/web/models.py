@@ -18,7 +18,7 @@ class WebSession(SQLModel, table=True):
     token_hash: str = Field(index=True, unique=True)  # SHA-256 of the cookie value
     household_id: int = Field(foreign_key="household.id", index=True)
     user_id: int = Field(foreign_key="user.id", index=True)
-    csrf: str
+    device: str = ""  # "Chrome on Android", from the browser's own description, for Settings
     mfa_pending: bool = False  # passphrase given, TOTP code still to come
     created_at: datetime = Field(default_factory=utcnow)
     last_seen: datetime = Field(default_factory=utcnow)

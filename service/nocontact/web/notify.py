@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import formataddr
 
 from sqlmodel import Session, col, func, select
 
 from nocontact.db import transaction
+from nocontact.errors import ConfigError
 from nocontact.models import ReviewNote, User, VaultItem, utcnow
 from nocontact.runtime import Runtime
 from nocontact.web.models import NotifyPrefs
@@ -26,26 +29,57 @@ PERIOD = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
 
 def send(rt: Runtime, to: str, subject: str, text: str) -> bool:
+    """Mail one notice; False (and one log line, no address or words) if it was not sent.
+
+    TLS always checks the server's certificate and name, against the system's CAs or
+    ``ca_file``: a notice is never handed to whoever answers in the middle. ``smtps://`` is
+    TLS from the first byte (port 465); ``smtp://`` with ``starttls`` upgrades. The sender is
+    shown as the household's ``display_name``, never this software's name.
+    """
     cfg = rt.config.notify
     if cfg is None or not to:
         return False
-    hostport = cfg.smtp_url.split("://", 1)[-1]
-    host, _, port = hostport.rpartition(":")
     msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = cfg.from_address, to, subject
+    msg["From"] = formataddr((rt.config.household.display_name, cfg.from_address))
+    msg["To"], msg["Subject"] = to, subject
     msg.set_content(text)
     try:
-        with smtplib.SMTP(host.strip("[]"), int(port or 25), timeout=30) as smtp:
-            if cfg.starttls:
-                smtp.starttls()
+        implicit, host, port = _target(cfg.smtp_url)
+        tls = ssl.create_default_context(cafile=cfg.ca_file)
+        smtp: smtplib.SMTP
+        if implicit:
+            smtp = smtplib.SMTP_SSL(host, port or 465, timeout=30, context=tls)
+        else:
+            smtp = smtplib.SMTP(host, port or 25, timeout=30)
+        with smtp:
+            if cfg.starttls and not implicit:
+                smtp.starttls(context=tls)
             password = cfg.secret("password")
             if cfg.username and password:
                 smtp.login(cfg.username, password)
             smtp.send_message(msg)
-    except (OSError, smtplib.SMTPException):
+    except ssl.SSLCertVerificationError as e:
+        log.warning(
+            "a content-free notice was not sent: the mail server's certificate was refused (%s)",
+            e.verify_message,
+        )
+        return False
+    except (OSError, smtplib.SMTPException, ValueError, ConfigError):
         log.warning("a content-free notice could not be sent")
         return False
     return True
+
+
+def _target(url: str) -> tuple[bool, str, int | None]:
+    """(implicit TLS?, host, port or None) from ``smtp://host:port`` or ``smtps://host:port``."""
+    scheme, _, rest = url.strip().rpartition("://")
+    rest = rest.rstrip("/")
+    if rest.startswith("["):  # [IPv6]:port
+        host, _, after = rest[1:].partition("]")
+        port = after.removeprefix(":")
+    else:
+        host, _, port = rest.partition(":")
+    return scheme.lower() == "smtps", host, int(port) if port else None
 
 
 def _prefs(s: Session, role: str, household_id: int) -> list[tuple[User, NotifyPrefs]]:
@@ -113,3 +147,20 @@ def digest_job(rt: Runtime) -> int:
         else:
             log.warning("digest for user %s not sent", user_id)
     return sent
+
+
+def account_changed(rt: Runtime, user_id: int | None) -> int:
+    """A sign-in setting of an account changed (the second factor): tell that account and the
+    owner, so a change made at an unlocked phone does not go unseen. Says nothing else."""
+    with Session(rt.engine) as s:
+        targets = {
+            p.email
+            for u, p in _prefs(s, "owner", rt.household_id) + _prefs(s, "reviewer", rt.household_id)
+            if u.role == "owner" or u.id == user_id
+        }
+    text = (
+        "A sign-in setting of your account, or of someone you trust, was just changed.\n"
+        "If that was not you, look at Settings and Activity:\n\n"
+        f"{rt.config.web.base_url()}/settings\n"
+    )
+    return sum(send(rt, to, "A sign-in setting was changed", text) for to in sorted(targets))

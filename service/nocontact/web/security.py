@@ -7,16 +7,12 @@ own (``default-src 'none'``) in ``pages/vault.py``.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Iterable
 
 from fastapi import HTTPException, Request
-from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nocontact.web.models import WebSession
-from nocontact.web.sessions import COOKIE, LOGIN_COOKIE, token_hash
+from nocontact.web import sessions
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
@@ -75,23 +71,24 @@ class SecurityHeaders:
         await self.app(scope, receive, send_secured)
 
 
-def _session_csrf(request: Request, token: str) -> list[str]:
-    with Session(request.app.state.rt.engine) as s:
-        rows = s.exec(select(WebSession).where(WebSession.token_hash == token_hash(token)))
-        return [r.csrf for r in rows]
+LOGIN_FORM = "/login"
 
 
 async def check_csrf(request: Request) -> None:
-    """Router dependency: every POST must carry the session's token (or the login token)."""
+    """Router dependency: every POST must carry the token of the cookie it came with: the
+    session's, or on the login form only, the login cookie's."""
     if request.method != "POST":
         return
     form = await request.form()
     sent = str(form.get("csrf", ""))
-    expected = [request.cookies.get(LOGIN_COOKIE, "")]
-    token = request.cookies.get(COOKIE)
-    if token:
-        expected += await run_in_threadpool(_session_csrf, request, token)
-    if not sent or not any(e and hmac.compare_digest(sent, e) for e in expected):
+    web = request.app.state.rt.config.web
+    if request.url.path == LOGIN_FORM:
+        ok = sessions.token_matches(sent, sessions.cookie(request, web, sessions.LOGIN), "login")
+    else:
+        ok = sessions.token_matches(
+            sent, sessions.cookie(request, web, sessions.SESSION), "session"
+        )
+    if not ok:
         raise HTTPException(
             status_code=403, detail="This form has expired. Please go back and try again."
         )

@@ -1,12 +1,20 @@
 """Server-side sessions: a random cookie, its hash in a row, idle and absolute timeouts.
 
-Cookie: HttpOnly, SameSite=Strict, Secure when the public URL is https (ASVS 3.4). The row
-stores only SHA-256 of the cookie, so a copy of the database does not hand out sessions.
+Cookie: HttpOnly, SameSite=Strict, and when the public URL is https also Secure with the
+``__Host-`` prefix, so neither a sibling subdomain nor the network can plant one (ASVS 3.4).
+The row stores only SHA-256 of the cookie, so a copy of the database does not hand out
+sessions.
+
+Form tokens (CSRF) are an HMAC keyed by the cookie's own value: bound to this session, never
+stored, and unknowable without the cookie, which no page and no database row shows. The login
+form, before there is a session, has its own cookie and a token that only the login form
+accepts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,12 +26,26 @@ from nocontact.config import WebConfig
 from nocontact.models import User, utcnow
 from nocontact.web.models import WebSession
 
-COOKIE = "nc_session"
-LOGIN_COOKIE = "nc_login"
+SESSION = "nc_session"
+LOGIN = "nc_login"
+_HOST_PREFIX = "__Host-"
 
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def form_token(cookie_value: str, purpose: str) -> str:
+    """The CSRF token for forms posted with this cookie; ``purpose`` keeps the login form's
+    token from ever passing for a session's."""
+    mac = hmac.new(cookie_value.encode(), b"nocontact-form:" + purpose.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def token_matches(sent: str, cookie_value: str | None, purpose: str) -> bool:
+    if not sent or not cookie_value:
+        return False
+    return hmac.compare_digest(sent, form_token(cookie_value, purpose))
 
 
 def aware(ts: datetime) -> datetime:
@@ -36,26 +58,54 @@ class Current:
     row: WebSession
     user: User
     key: str  # token hash: the keyring's key for this session
+    csrf: str  # this session's form token
 
 
 def secure_cookies(web: WebConfig) -> bool:
     return web.base_url().startswith("https://")
 
 
+def cookie_name(web: WebConfig, name: str) -> str:
+    """``__Host-`` over https: the browser then accepts the cookie only from this exact host,
+    with Secure and Path=/ and no Domain, so nobody else can set it."""
+    return _HOST_PREFIX + name if secure_cookies(web) else name
+
+
+def cookie(request: Request, web: WebConfig, name: str) -> str | None:
+    return request.cookies.get(cookie_name(web, name))
+
+
 def set_cookie(response: Response, web: WebConfig, name: str, value: str) -> None:
     response.set_cookie(
-        name, value, httponly=True, samesite="strict", secure=secure_cookies(web), path="/"
+        cookie_name(web, name),
+        value,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(web),
+        path="/",
     )
 
 
-def create(s: Session, user: User, *, mfa_pending: bool) -> tuple[str, WebSession]:
+def delete_cookie(response: Response, web: WebConfig, name: str) -> None:
+    response.delete_cookie(
+        cookie_name(web, name),
+        path="/",
+        secure=secure_cookies(web),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def create(
+    s: Session, user: User, *, mfa_pending: bool, device: str = ""
+) -> tuple[str, WebSession]:
     assert user.id is not None
     token = secrets.token_urlsafe(32)
     row = WebSession(
         token_hash=token_hash(token),
         household_id=user.household_id,
         user_id=user.id,
-        csrf=secrets.token_urlsafe(32),
+        device=device,
         mfa_pending=mfa_pending,
     )
     s.add(row)
@@ -71,7 +121,7 @@ def expired(row: WebSession, web: WebConfig, now: datetime) -> bool:
 
 def load(s: Session, request: Request, web: WebConfig) -> Current | None:
     """The live session of this request, touched; None if absent, expired or revoked."""
-    token = request.cookies.get(COOKIE)
+    token = cookie(request, web, SESSION)
     if not token:
         return None
     key = token_hash(token)
@@ -85,7 +135,7 @@ def load(s: Session, request: Request, web: WebConfig) -> Current | None:
         return None
     row.last_seen = now
     s.add(row)
-    return Current(row, user, key)
+    return Current(row, user, key, form_token(token, "session"))
 
 
 def sweep(s: Session, web: WebConfig) -> set[str]:

@@ -2,7 +2,7 @@
 
 A code is accepted once: the time step it belongs to is remembered. Recovery codes are 10
 random base32 characters (50 bits), so a plain SHA-256 is enough to store them; each works
-once. Wrong codes count towards the same lockout as wrong passphrases.
+once. Wrong codes count towards the same rest as wrong passphrases (``throttle.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 import pyotp
 from sqlmodel import Session, col, delete, select
 
-from nocontact import users
+from nocontact import throttle
 from nocontact.models import User, utcnow
 from nocontact.web.models import RecoveryCode, TotpUse
 
@@ -27,8 +27,10 @@ def new_secret() -> str:
     return pyotp.random_base32()
 
 
-def uri(secret: str, name: str) -> str:
-    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="No Contact")
+def uri(secret: str, name: str, issuer: str) -> str:
+    """``issuer`` is the household's display name: an authenticator app lists it, and a
+    phone's lock screen may show it."""
+    return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=issuer)
 
 
 def matching_step(secret: str, code: str) -> int | None:
@@ -100,15 +102,14 @@ def _use_recovery(s: Session, user: User, code: str) -> bool:
     return False
 
 
-def check(s: Session, user: User, code: str) -> bool:
-    """The second step of a login; failures count towards the lockout. The caller commits."""
+def check(s: Session, user: User, code: str, *, client: str) -> bool:
+    """The second step of a login; failures count towards the rest. The caller commits."""
+    assert user.id is not None
+    if throttle.resting(s, user.id, client):
+        return False
     ok = bool(user.totp_secret) and (_fresh_code(s, user, code) or _use_recovery(s, user, code))
     if ok:
-        user.failed_logins = 0
+        throttle.succeeded(s, user.id, client)
     else:
-        user.failed_logins += 1
-        if user.failed_logins >= users.LOCK_AFTER:
-            user.locked_until = utcnow() + users.LOCK_FOR
-            user.failed_logins = 0
-    s.add(user)
+        throttle.failed(s, user.id, client)
     return ok

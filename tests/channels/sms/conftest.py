@@ -47,7 +47,7 @@ def telnyx_public_b64() -> str:
     return base64.b64encode(raw).decode()
 
 
-def config_text(port: int, forward: str = "", extra_sms: str = "") -> str:
+def config_text(port: int, forward: str = "", extra_sms: str = "", twilio_extra: str = "") -> str:
     return f"""
 [household]
 default_region = "GB"
@@ -62,7 +62,7 @@ public_url = "{PUBLIC_URL}"
 [sms.twilio]
 auth_token = "{TWILIO_TOKEN}"
 account_sid = "{TWILIO_SID}"
-
+{twilio_extra}
 [sms.telnyx]
 public_key = "{telnyx_public_b64()}"
 
@@ -160,11 +160,10 @@ def serve(rt: Runtime, port: int) -> SmsEnv:
 def sms_env_factory(sms_template: Path, tmp_path: Path) -> Iterator[Callable[..., SmsEnv]]:
     envs: list[SmsEnv] = []
 
-    def make(forward: str = "", extra_sms: str = "") -> SmsEnv:
+    def make(forward: str = "", extra_sms: str = "", twilio_extra: str = "") -> SmsEnv:
         port = free_port()
-        rt = open_home(
-            sms_template, tmp_path / f"env{len(envs)}", config_text(port, forward, extra_sms)
-        )
+        config = config_text(port, forward, extra_sms, twilio_extra)
+        rt = open_home(sms_template, tmp_path / f"env{len(envs)}", config)
         env = serve(rt, port)
         envs.append(env)
         return env

@@ -29,6 +29,7 @@ from tests.channels.sms.conftest import (
     twilio_forward,
 )
 from tests.channels.sms.fakes import FakeApi
+from tests.channels.sms.test_twilio import tsid
 from tests.servers.ports import free_port
 
 ZONE = "America/New_York"
@@ -81,8 +82,8 @@ def test_coparent_text_is_forwarded_only_at_the_window_and_once(
 ) -> None:
     env, api, at = batching_env
     started = utcnow()
-    assert send(env, params("SM0300", COPARENT, "pick up at 5")) == 200
-    assert send(env, params("SM0301", STRANGER, "lunch?")) == 200
+    assert send(env, params(tsid("0300"), COPARENT, "pick up at 5")) == 200
+    assert send(env, params(tsid("0301"), STRANGER, "lunch?")) == 200
     assert forwarded(api) == [f"From {STRANGER}: lunch?"]  # only co-parent texts wait
 
     [item] = env.items()
@@ -100,7 +101,7 @@ def test_coparent_text_is_forwarded_only_at_the_window_and_once(
     assert (row.state, row.payload) == ("delivered", b"")
 
     # the provider's retry, a second run and a restarted service forward nothing more
-    assert send(env, params("SM0300", COPARENT, "pick up at 5")) == 200
+    assert send(env, params(tsid("0300"), COPARENT, "pick up at 5")) == 200
     assert deliver_due(env.rt, window + timedelta(hours=1)).sms == 0
     rt = Runtime.open(env.rt.home, env.rt.config_path)
     assert deliver_due(rt, window + timedelta(days=1)).sms == 0
@@ -113,7 +114,7 @@ def test_a_refused_forward_at_the_window_is_retried_next_run_and_sent_once(
 ) -> None:
     env, api, at = batching_env
     started = utcnow()
-    assert send(env, params("SM0310", COPARENT, "school run")) == 200
+    assert send(env, params(tsid("0310"), COPARENT, "school run")) == 200
     window = next_window(started, [at], ZONE)
     api.statuses = [503, 201]
     report = deliver_due(env.rt, window)

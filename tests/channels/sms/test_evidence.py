@@ -28,7 +28,7 @@ from tests.channels.sms.conftest import (
 )
 from tests.channels.sms.fakes import FakeApi
 from tests.channels.sms.test_telnyx import event as telnyx_event
-from tests.channels.sms.test_twilio import params, send
+from tests.channels.sms.test_twilio import params, send, tsid
 from tests.conftest import PASSPHRASE
 
 PICTURE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
@@ -43,12 +43,14 @@ def open_as_owner(env: SmsEnv, item: VaultItem) -> tuple[bytes, dict[str, Any]]:
 
 
 def test_mms_media_is_fetched_into_the_vault_with_twilio_basic_auth(
-    sms_env: SmsEnv, fake_api: FakeApi
+    sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
 ) -> None:
+    # the stand-in is Twilio's API host here: media (and the auth) come only from there
+    sms_env = sms_env_factory(twilio_extra=f'api_url = "{fake_api.url}"\ncatch_up = false\n')
     fake_api.files["/Media/ME1"] = (PICTURE, "image/png")
     fake_api.require_auth = (TWILIO_SID, TWILIO_TOKEN)
     p = params(
-        "SM2000",
+        tsid("2000"),
         ABUSER,
         "look",
         NumMedia="2",
@@ -96,7 +98,7 @@ def test_released_text_is_forwarded_once_from_its_kept_request(
     sms_env_factory: Callable[..., SmsEnv], fake_api: FakeApi
 ) -> None:
     env = sms_env_factory(forward=twilio_forward(fake_api))
-    assert send(env, params("SM2100", ABUSER, "it was about the school run")).status_code == 200
+    assert send(env, params(tsid("2100"), ABUSER, "it was about the school run")).status_code == 200
     assert fake_api.posts() == []  # held: not forwarded on arrival
     [item] = env.items()
     raw, meta = open_as_owner(env, item)

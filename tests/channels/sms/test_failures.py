@@ -18,7 +18,7 @@ from nocontact.vault import ledger
 from nocontact.web.plain import health_line
 from tests.channels.sms.conftest import ABUSER, COPARENT, SmsEnv, twilio_forward
 from tests.channels.sms.fakes import FakeApi
-from tests.channels.sms.test_twilio import EMPTY, params, send
+from tests.channels.sms.test_twilio import EMPTY, params, send, tsid
 
 TEXT = "meet me at the station"  # content: never in a log line
 
@@ -48,8 +48,8 @@ def test_a_failed_commit_answers_503_stores_nothing_and_the_retry_is_kept_once(
         "CREATE TRIGGER refuse_items BEFORE INSERT ON vaultitem "
         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
     )
-    listed = params("SM7000", ABUSER, TEXT)
-    replies = [send(sms_env, listed), send(sms_env, params("SM7001", ABUSER, TEXT))]
+    listed = params(tsid("7000"), ABUSER, TEXT)
+    replies = [send(sms_env, listed), send(sms_env, params(tsid("7001"), ABUSER, TEXT))]
     assert [r.status_code for r in replies] == [503, 503]
     assert replies[0].headers["x-content-type-options"] == "nosniff"
     assert sms_env.items() == []
@@ -61,7 +61,7 @@ def test_a_failed_commit_answers_503_stores_nothing_and_the_retry_is_kept_once(
     _sql(sms_env, "DROP TRIGGER refuse_items")
     retries = [send(sms_env, listed), send(sms_env, listed)]  # the provider retries
     assert [(r.status_code, r.content) for r in retries] == [(200, EMPTY)] * 2
-    assert [i.source_key for i in sms_env.items()] == ["sms:twilio:SM7000"]
+    assert [i.source_key for i in sms_env.items()] == [f"sms:twilio:{tsid('7000')}"]
     _assert_ledger_whole(sms_env)
 
 
@@ -70,7 +70,7 @@ def test_a_text_that_cannot_be_sealed_answers_503_and_later_is_kept(
 ) -> None:
     caplog.set_level(logging.INFO)
     _sql(sms_env, "UPDATE recipient SET active = 0")
-    listed = params("SM7100", ABUSER, TEXT)
+    listed = params(tsid("7100"), ABUSER, TEXT)
     assert send(sms_env, listed).status_code == 503
     assert sms_env.items() == []
     lines = [r.getMessage() for r in caplog.records if "not stored" in r.getMessage()]
@@ -88,7 +88,7 @@ def test_an_unexpected_error_answers_500_with_a_log_line_free_of_content(
     caplog.set_level(logging.INFO)
     _sql(sms_env, "ALTER TABLE household RENAME TO household_away")
     try:
-        reply = send(sms_env, params("SM7200", ABUSER, TEXT))
+        reply = send(sms_env, params(tsid("7200"), ABUSER, TEXT))
     finally:
         _sql(sms_env, "ALTER TABLE household_away RENAME TO household")
     assert reply.status_code == 500 and reply.content == b""
@@ -99,7 +99,7 @@ def test_an_unexpected_error_answers_500_with_a_log_line_free_of_content(
     assert line.endswith(", answered 500")
     _assert_private(caplog)
     assert sms_env.items() == []
-    assert send(sms_env, params("SM7200", ABUSER, TEXT)).status_code == 200
+    assert send(sms_env, params(tsid("7200"), ABUSER, TEXT)).status_code == 200
     assert len(sms_env.items()) == 1
 
 
@@ -113,7 +113,7 @@ def test_a_coparent_text_not_stored_is_not_forwarded_either(
         "CREATE TRIGGER refuse_items BEFORE INSERT ON vaultitem "
         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
     )
-    p = params("SM7300", COPARENT, "pick up at 5")
+    p = params(tsid("7300"), COPARENT, "pick up at 5")
     assert send(env, p).status_code == 503
     assert env.items() == [] and fake_api.posts() == []
     _sql(env, "DROP TRIGGER refuse_items")
@@ -148,7 +148,7 @@ def test_the_home_page_says_when_texts_cannot_be_stored_and_when_they_can_again(
         "CREATE TRIGGER refuse_items BEFORE INSERT ON vaultitem "
         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
     )
-    assert send(sms_env, params("SM7100", ABUSER, TEXT)).status_code == 503
+    assert send(sms_env, params(tsid("7100"), ABUSER, TEXT)).status_code == 503
     what, how, ok = texts_line(sms_env, want_ok=False)
     assert (what, ok) == ("Text messages", False)
     assert how.startswith("could not be stored since") and "set this up" in how
@@ -156,7 +156,7 @@ def test_the_home_page_says_when_texts_cannot_be_stored_and_when_they_can_again(
         assert secret not in how
 
     _sql(sms_env, "DROP TRIGGER refuse_items")
-    assert send(sms_env, params("SM7100", ABUSER, TEXT)).status_code == 200
+    assert send(sms_env, params(tsid("7100"), ABUSER, TEXT)).status_code == 200
     assert texts_line(sms_env, want_ok=True) == (
         "Text messages",
         "kept safely as they arrive",

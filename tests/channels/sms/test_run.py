@@ -18,7 +18,7 @@ from nocontact.models import VaultItem
 from nocontact.runtime import Runtime
 from tests.channels.sms import signers
 from tests.channels.sms.conftest import ABUSER, PUBLIC_URL, STRANGER, TWILIO_TOKEN, open_home
-from tests.channels.sms.test_twilio import EMPTY, params
+from tests.channels.sms.test_twilio import EMPTY, params, tsid
 from tests.servers.ports import free_port, wait_port
 
 
@@ -56,7 +56,7 @@ def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
         url = f"{PUBLIC_URL}/webhooks/sms/twilio"
         replies = []
         with httpx.Client(timeout=30) as client:
-            for sid, sender in (("SM3000", ABUSER), ("SM3001", STRANGER)):
+            for sid, sender in ((tsid("3000"), ABUSER), (tsid("3001"), STRANGER)):
                 p = params(sid, sender)
                 replies.append(
                     client.post(
@@ -69,7 +69,7 @@ def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
         assert [r.status_code for r in replies] == [200, 200]
         assert replies[0].content == replies[1].content == EMPTY
         # 50 deliveries of one text at once (a provider's retries racing): one item
-        p = params("SM3002", ABUSER)
+        p = params(tsid("3002"), ABUSER)
         body, headers = signers.twilio_body(p), signers.twilio(TWILIO_TOKEN, url, p)
 
         async def deliver_all() -> list[int]:
@@ -93,7 +93,10 @@ def test_nocontact_run_seals_a_listed_text_and_answers_both_alike(
     with Session(reopened.engine) as s:
         items = s.exec(select(VaultItem)).all()
         kept = sorted((i.source_key, i.action) for i in items)
-        assert kept == [("sms:twilio:SM3000", "quarantine"), ("sms:twilio:SM3002", "quarantine")]
+        assert kept == [
+            (f"sms:twilio:{tsid('3000')}", "quarantine"),
+            (f"sms:twilio:{tsid('3002')}", "quarantine"),
+        ]
     reopened.engine.dispose()
 
 
@@ -131,12 +134,12 @@ def test_nocontact_run_replaces_a_killed_commit_process_and_stops_with_its_group
         wait_port(port)
         first = commit_process_of(proc.pid)
         with httpx.Client(timeout=30) as client:
-            assert deliver(client, "SM4000") == 200
+            assert deliver(client, tsid("4000")) == 200
             os.kill(first, signal.SIGKILL)
             deadline = time.monotonic() + 10
             while Path(f"/proc/{first}").exists() and time.monotonic() < deadline:
                 time.sleep(0.02)  # reaped: `nocontact run` has seen it end
-            assert deliver(client, "SM4001") == 200
+            assert deliver(client, tsid("4001")) == 200
         second = commit_process_of(proc.pid)
         assert second != first
     finally:
@@ -153,5 +156,8 @@ def test_nocontact_run_replaces_a_killed_commit_process_and_stops_with_its_group
     reopened = Runtime.open(rt.home, rt.config_path)
     with Session(reopened.engine) as s:
         items = s.exec(select(VaultItem)).all()
-        assert sorted(i.source_key for i in items) == ["sms:twilio:SM4000", "sms:twilio:SM4001"]
+        assert sorted(i.source_key for i in items) == [
+            f"sms:twilio:{tsid('4000')}",
+            f"sms:twilio:{tsid('4001')}",
+        ]
     reopened.engine.dispose()

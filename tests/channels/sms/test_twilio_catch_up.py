@@ -264,6 +264,24 @@ def test_text_kept_by_webhook_is_not_kept_again_and_a_late_webhook_is_a_duplicat
     assert len(env.items()) == 2
 
 
+def test_a_text_naming_other_sids_is_kept_once_whichever_way_it_came(
+    catch_up_env: Callable[..., SmsEnv], twilio_api: FakeTwilio
+) -> None:
+    """A text that writes Twilio parameters and SIDs into its words has a dedupe id made of all
+    of them (``twilio.message_key``, against replays split another way); the catch-up, reading
+    the same words from the API, gives it the same id, in both orders of arrival."""
+    crafted = f"hiMessageSid{sid(99)}SmsSid{sid(99)}Z"
+    env = catch_up_env()
+    assert send(env, params(sid(5), ABUSER, crafted)).status_code == 200  # webhook first
+    twilio_api.add(5, ABUSER, crafted, hours_ago(1))
+    twilio_api.add(6, ABUSER, crafted, hours_ago(1))  # the catch-up first
+    report = run(env)
+    assert (report.kept, report.already) == (1, 1)
+    assert send(env, params(sid(6), ABUSER, crafted)).status_code == 200  # its fallback call
+    keys = [i.source_key for i in env.items()]
+    assert len(keys) == 2 and f"sms:twilio:{sid(5)}" not in keys
+
+
 def test_outbound_messages_are_skipped_and_never_read_on_their_own(
     catch_up_env: Callable[..., SmsEnv], twilio_api: FakeTwilio
 ) -> None:

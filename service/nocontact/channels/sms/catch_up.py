@@ -6,7 +6,10 @@ Twilio's message log. This lists the account's messages through the REST API (Me
 resource, ``DateSent>`` by date, paged through ``next_page_uri``) and puts each incoming one
 through what a webhook text goes through: the same source key (``sms:twilio:<MessageSid>``, so
 a text is kept once whichever way it came), the intake's decision, sealing, MMS media, and
-forwarding of allowed texts once (``SmsForward``), with the time it was sent.
+forwarding of allowed texts once (``SmsForward``), with the time it was sent. A text whose
+words name other SIDs the way the webhook's parameters do gets the key the webhook gives it
+(``twilio.message_key`` over the text); only SIDs written in other fields, which the API does
+not list (WhatsApp's profile name), would make the two differ, and the text be kept twice.
 
 The evidence of a text kept here is the exact JSON Twilio's API returned for that one message
 (fetched on its own, so no other message's content is in it), in a record that says it was
@@ -40,6 +43,7 @@ from nocontact.channels.sms.gateway import InboundText, Malformed, json_object
 from nocontact.channels.sms.media import fetch_media
 from nocontact.channels.sms.models import SmsForward
 from nocontact.channels.sms.receive import FORWARDED, message
+from nocontact.channels.sms.twilio import message_key
 from nocontact.config import TwilioConfig
 from nocontact.coparent.holding import hold
 from nocontact.coparent.window import batching
@@ -167,13 +171,14 @@ def text_of(doc: dict[str, Any], media: tuple[str, ...] = ()) -> InboundText | N
     if not isinstance(sid, str) or not _SID.match(sid) or not isinstance(sender, str):
         return None
     body, to = doc.get("body"), doc.get("to")
+    text = body if isinstance(body, str) else ""
     claimed = doc.get("date_sent")
     return InboundText(
         provider="twilio",
-        message_id=sid,
+        message_id=message_key(sid, text),
         sender=sender,
         to=to if isinstance(to, str) else "",
-        text=body if isinstance(body, str) else "",
+        text=text,
         claimed_at=claimed if isinstance(claimed, str) else None,
         media=media,
     )
@@ -292,9 +297,12 @@ class Run:
         doc = _object(one.body)
         listed, urls = _media(self.client, self.api, doc)
         text = text_of(doc, urls)
-        if text is None or text.source_key != f"sms:twilio:{entry['sid']}":
+        listed_text = text_of(entry)
+        if text is None or listed_text is None or text.source_key != listed_text.source_key:
             raise CatchUpFailed("a message read back differs from its listing")
-        text = replace(text, media_auth=(self.api.sid, self.api.token))
+        text = replace(
+            text, media_auth=(self.api.sid, self.api.token), media_origins=(self.api.base,)
+        )
         facts = facts_from_sms(text.sender, text.text)
         decision = self.intake.decide(facts)
         sms = self.rt.config.sms

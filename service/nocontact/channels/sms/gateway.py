@@ -82,6 +82,9 @@ class InboundText:
     claimed_at: str | None = None  # the provider's or phone's time, as it said it
     media: tuple[str, ...] = ()
     media_auth: tuple[str, str] | None = field(default=None, repr=False)  # basic auth, Twilio
+    # where media may be fetched from (None: anywhere), as ``scheme://host[:port]``, or
+    # ``scheme://*.domain`` for any host under it; Twilio's: a moved split can name any URL
+    media_origins: tuple[str, ...] | None = None
     # what the provider said about media it did not send (capcom6 MMS: size, content class)
     media_reported: Mapping[str, object] | None = None
     batch_index: int | None = None  # its place in a batch request; None when sent alone

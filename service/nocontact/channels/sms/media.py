@@ -4,6 +4,11 @@ The media go into the item's sealed metadata (base64, bounded by ``[sms] max_med
 text) rather than separate blobs: the intake already seals that metadata with the item's key,
 so no change to the vault format is needed. Every URL is recorded even when fetching fails or
 is over the limit, so the evidence says what was there.
+
+A text that says where its media may come from (``InboundText.media_origins``: Twilio's hosts)
+gets nothing fetched from anywhere else, with or without its basic auth: a URL there can only
+come from a request split another way (``twilio``), and fetching it would tell its writer
+that the text arrived, and give them the auth token.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import base64
 import hashlib
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -31,6 +37,9 @@ def fetch_media(text: InboundText, budget: int) -> list[dict[str, Any]]:
             if not url.startswith(("https://", "http://")):
                 entry["error"] = "not an http(s) URL"
                 continue
+            if text.media_origins is not None and not allowed(url, text.media_origins):
+                entry["error"] = "not the provider's media host"
+                continue
             try:
                 data, ctype = _get(client, url, budget)
             except (httpx.HTTPError, _TooLarge) as e:
@@ -48,6 +57,28 @@ def fetch_media(text: InboundText, budget: int) -> list[dict[str, Any]]:
                 data_base64=base64.b64encode(data).decode(),
             )
     return out
+
+
+def allowed(url: str, origins: tuple[str, ...]) -> bool:
+    """Whether ``url`` is at one of ``origins`` (``scheme://host[:port]``, or
+    ``scheme://*.domain`` for any host under that domain)."""
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return False
+    if not host or parts.username is not None or parts.password is not None:
+        return False
+    for origin in origins:
+        o = urlsplit(origin)
+        if o.scheme != parts.scheme:
+            continue
+        if o.netloc.startswith("*."):
+            if port is None and host.endswith(o.netloc[1:].lower()):
+                return True
+        elif (o.hostname or "").lower() == host and o.port == port:
+            return True
+    return False
 
 
 class _TooLarge(Exception):

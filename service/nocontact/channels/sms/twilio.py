@@ -6,8 +6,23 @@ sorted by name, each as name + value. The URL is ``[web] public_url`` + path (+ 
 proxy ``request.url`` differs from what Twilio signed. JSON bodies are the exception: the URL
 carries ``bodySHA256`` and the signature covers the URL alone.
 
-Twilio signs no timestamp, so a captured request stays valid; replays store nothing new because
-``MessageSid`` is unique and the item is deduplicated on it.
+What a captured request (every export holds them) still lets anyone do (issue 19, point 5):
+
+- Twilio signs no time, so it stays valid for ever.
+- Names and values are joined with no separator, so the same signed text splits into other
+  parameters: ``MessageSid=SM…`` + ``NumMedia=0`` signs as ``MessageSid=SM…NumMedia0``. Hence
+  ``MessageSid``/``SmsSid`` must be ``(SM|MM)`` + 32 lower-case hex and ``AccountSid`` ``AC`` +
+  32 hex, or the request is refused (400); no genuine request differs. Parameters we do not
+  know are never refused: Twilio adds new ones, and they are kept as received.
+- The dedupe id is a function of the signed text, not of how it is split: the SID, found in
+  the signed text after ``MessageSid`` or ``SmsSid``. A sender can write such pairs into a text
+  (``…MessageSidSM<32 hex>…``) and, with that request, split it so the written ones are the
+  parameters; so when the signed text names several SIDs, the id is all of them
+  (``message_key``). Every split of it is then one text, kept once; the genuine one is never
+  refused, and no id written in a text can take the place of an earlier text's.
+- A split can also name any ``MediaUrl<n>``: media are fetched, with the account's basic auth,
+  only from Twilio's hosts (``*.twilio.com`` over HTTPS, or ``api_url``), so the auth token
+  never goes to a URL a sender wrote.
 """
 
 from __future__ import annotations
@@ -15,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from nocontact.channels.sms.gateway import (
@@ -31,12 +47,35 @@ from nocontact.errors import ConfigError
 NAME = "twilio"
 HEADERS = ("content-type", "user-agent", "x-twilio-signature", "i-twilio-idempotency-token")
 MAX_MEDIA = 10  # Twilio sends at most 10 media per message
+MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-f]{32}")  # fullmatch: an SMS or an MMS
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+# a SID after a SID parameter's name anywhere in the signed text (lookahead: overlapping too)
+_NAMED_SID = re.compile(r"(?=(?:MessageSid|SmsSid)((?:SM|MM)[0-9a-f]{32}))")
+# where media (with the account's basic auth) may come from, besides ``api_url``
+TWILIO_MEDIA = "https://*.twilio.com"
+
+
+def signed_text(url: str, params: list[tuple[str, str]]) -> str:
+    """What the signature covers: the same for every split of the same bytes."""
+    return url + "".join(k + v for k, v in sorted(params))
 
 
 def signature(token: str, url: str, params: list[tuple[str, str]]) -> str:
-    data = url + "".join(k + v for k, v in sorted(params))
+    data = signed_text(url, params)
     mac = hmac.digest(token.encode(), data.encode("utf-8"), "sha1")  # one-shot: no HMAC object
     return base64.b64encode(mac).decode()
+
+
+def message_key(sid: str, signed: str) -> str:
+    """The dedupe id of a text: its SID when the signed text names no other one after
+    ``MessageSid`` or ``SmsSid``, else one id for all of them (a sender wrote some into the
+    text). ``sid`` is itself named in the signed text of any split that passes ``parse``, so
+    the id depends on the signed text alone. The catch-up gives the message's SID and text."""
+    found = {m.group(1) for m in _NAMED_SID.finditer(signed)}
+    found.add(sid)
+    if len(found) == 1:
+        return sid
+    return "several-" + hashlib.sha256(" ".join(sorted(found)).encode()).hexdigest()
 
 
 def verify_with(token: str, req: WebhookRequest) -> None:
@@ -60,34 +99,51 @@ def verify_with(token: str, req: WebhookRequest) -> None:
 _ONCE = frozenset({"From", "To", "Body", "MessageSid", "SmsSid", "AccountSid", "NumMedia"})
 
 
-def parse_with(token: str, req: WebhookRequest) -> InboundText:
+def _sid(form: dict[str, str]) -> str:
+    """The message's SID; Malformed unless every SID is in Twilio's format (a stretched or cut
+    one is a replay with moved boundaries, never a genuine request)."""
+    account = form.get("AccountSid")
+    if account is None or not ACCOUNT_SID.fullmatch(account):
+        raise Malformed("AccountSid missing or not Twilio's")
+    sids = [form[k] for k in ("MessageSid", "SmsSid") if k in form]
+    if not sids:
+        raise Malformed("MessageSid or From missing")
+    if not all(MESSAGE_SID.fullmatch(s) for s in sids):
+        raise Malformed("MessageSid or SmsSid not Twilio's")
+    if len(set(sids)) > 1:
+        raise Malformed("MessageSid and SmsSid differ")  # Twilio sends the same in both
+    return sids[0]
+
+
+def parse_with(
+    token: str, req: WebhookRequest, media_origins: tuple[str, ...] = (TWILIO_MEDIA,)
+) -> InboundText:
     form: dict[str, str] = {}
     for k, v in req.form:
         if k in _ONCE and form.get(k, v) != v:
             raise Malformed(f"{k} given twice")  # which one is the sender? refused, not guessed
         form.setdefault(k, v)
-    sid = form.get("MessageSid") or form.get("SmsSid")
     sender = form.get("From")
-    if not sid or not sender:
+    if not sender:
         raise Malformed("MessageSid or From missing")
+    sid = _sid(form)
     try:
         count = min(int(form.get("NumMedia", "0") or "0"), MAX_MEDIA)
     except ValueError as e:
         raise Malformed("NumMedia is not a number") from e
     media = tuple(form[f"MediaUrl{i}"] for i in range(count) if form.get(f"MediaUrl{i}"))
-    account = form.get("AccountSid")
     # Twilio media URLs need HTTP basic auth (Account SID + auth token) when the account
-    # enforces it; sending it anyway is harmless.
-    auth = (account, token) if account else None
+    # enforces it; sent only to Twilio's hosts (``media_origins``), never where a split says
     return InboundText(
         provider=NAME,
-        message_id=sid,
+        message_id=message_key(sid, signed_text(req.url, req.form)),
         sender=sender,
         to=form.get("To", ""),
         text=form.get("Body", ""),
         claimed_at=None,  # Twilio's inbound webhook carries no send time
         media=media,
-        media_auth=auth,
+        media_auth=(form["AccountSid"], token),
+        media_origins=media_origins,
     )
 
 
@@ -104,8 +160,11 @@ def gateway(config: Config) -> Gateway | None:
     def verify(req: WebhookRequest, _now: float) -> None:
         verify_with(token, req)
 
+    api = urlsplit(cfg.api_url)
+    origins = (TWILIO_MEDIA, f"{api.scheme}://{api.netloc}")  # api_url: tests point it elsewhere
+
     def parse(req: WebhookRequest) -> InboundText:
-        return parse_with(token, req)
+        return parse_with(token, req, origins)
 
     return Gateway(
         NAME,

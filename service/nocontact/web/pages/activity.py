@@ -43,18 +43,51 @@ WORDS = {
     "review_sender_viewed": "{who} looked at who sent several held messages",
     "order_add": "{who} noted a court order",
     "violations_exported": "{who} downloaded the contact report for a court order",
+    "body_viewed": "{who} saw the text of message {item}",
+    "item_released_preview": "{who} looked at message {item} before letting it through",
+    "login_failed": "A wrong {step} was given for {account} from {client}",
+    "login_failed_rests": "A wrong {step} was given for {account} from {client}; "
+    "logins from there rest for 15 minutes",
+    "totp_on": "{who} switched on codes from a phone",
+    "totp_replaced": "{who} moved codes from a phone to a new phone",
+    "totp_off": "{who} switched off codes from a phone",
+    "second_factor_reset": "Codes from a phone were switched off for {account} on the server",
+    "passphrase_reset": "The passphrase of {account} was reset with the recovery code",
+    "session_ended": "{who} ended a login of {account}",
+}
+STEPS = {
+    "login": "passphrase",
+    "code": "code",
+    "step-up": "passphrase",
+    "second factor": "passphrase",
 }
 
 
+def _person(value: object, names: dict[int, str], me: int | None, you: str) -> str:
+    if value == me:
+        return you
+    if isinstance(value, int):
+        return names.get(value, "Someone")
+    if isinstance(value, str) and value:
+        return value  # the CLI writes names
+    return "Someone"
+
+
 def describe(body: dict[str, object], names: dict[int, str], me: int | None) -> str | None:
-    template = WORDS.get(str(body.get("kind")))
+    kind = str(body.get("kind"))
+    if kind == "login_failed" and body.get("rests"):
+        kind = "login_failed_rests"
+    template = WORDS.get(kind)
     if template is None:
         return None
-    user = body.get("user")
-    who = (
-        "You" if user == me else names.get(user, "Someone") if isinstance(user, int) else "Someone"
+    return template.format(
+        who=_person(body.get("user"), names, me, "You"),
+        account=_person(body.get("account"), names, me, "you"),
+        step=STEPS.get(str(body.get("step")), "passphrase"),
+        client=str(body.get("client", "an unknown place"))[:64],
+        item=body.get("item", "?"),
+        channel=body.get("channel", ""),
     )
-    return template.format(who=who, item=body.get("item", "?"), channel=body.get("channel", ""))
 
 
 @router.get("/activity")

@@ -89,7 +89,7 @@ def add_from_item(
 ) -> Response:
     if unlocked(request, cur) is None:
         return RedirectResponse("/review/unlock", status_code=303)
-    _it, _raw, meta = read_item(request, cur, item_id)  # 404 unless sealed to this reviewer
+    _it, _raw, meta = read_item(request, cur, item_id, "sender_read")
     with Session(rt_of(request).engine) as s:
         sender = sender_of(meta, _region(s, rt_of(request).household_id))
     if sender is None:

@@ -13,7 +13,7 @@ import urllib.parse
 from fastapi import APIRouter, Depends, HTTPException, Request
 from starlette.responses import Response
 
-from nocontact.web.access import read_item, record
+from nocontact.web.access import read_item
 from nocontact.web.deps import AnyUserDep, rt_of
 from nocontact.web.render import attachment, frame_document, show
 from nocontact.web.security import BODY_CSP, check_csrf
@@ -23,7 +23,7 @@ router = APIRouter(dependencies=[Depends(check_csrf)])
 
 @router.get("/items/{item_id}/body")
 def body(request: Request, cur: AnyUserDep, item_id: int) -> Response:
-    item, raw, meta = read_item(request, cur, item_id)
+    item, raw, meta = read_item(request, cur, item_id, "body_viewed")
     shown = show(item.channel, raw, meta, rt_of(request).config.limits.read())
     return Response(
         frame_document(shown.body_html),
@@ -39,13 +39,12 @@ def _safe_name(name: str) -> str:
 
 @router.get("/items/{item_id}/files/{index}")
 def file(request: Request, cur: AnyUserDep, item_id: int, index: int) -> Response:
-    item, raw, _meta = read_item(request, cur, item_id)
+    item, raw, _meta = read_item(request, cur, item_id, "attachment_opened")
     limits = rt_of(request).config.limits.read()
     found = attachment(raw, index, limits) if item.channel == "email" else None
     if found is None:
         raise HTTPException(status_code=404)
     name, data = found
-    record(request, cur, "attachment_opened", item=item_id, index=index)
     return Response(
         data,
         media_type="application/octet-stream",

@@ -8,7 +8,6 @@ One item at a time, notes and release are in ``review_item.py``.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from nocontact.db import transaction
 from nocontact.models import ItemKey, ReviewNote, User, VaultItem, utcnow
 from nocontact.vault import ledger
+from nocontact.vault.notes import NoteReader, scrub, seal_legacy
 from nocontact.web.access import identity_for, unlocked
 from nocontact.web.deps import ReviewerDep, keyring_of, render, rt_of
 from nocontact.web.models import WebSession
@@ -52,7 +52,7 @@ def review_list(request: Request, cur: ReviewerDep) -> Response:
             )
             .order_by(col(VaultItem.received_at).desc())
         ).all()
-        notes = {n.item_id: json.loads(n.tags) for n in s.exec(select(ReviewNote)).all()}
+        noted = set(s.exec(select(ReviewNote.item_id)).all())
     listed = [
         {
             "id": i.id,
@@ -61,13 +61,18 @@ def review_list(request: Request, cur: ReviewerDep) -> Response:
             "person": i.person_name or "not on the list; held to check",
             "held": i.action == "review" and i.delivery != "released",
             "released": i.delivery == "released",
-            "tags": notes.get(i.id or 0),
+            "noted": i.id in noted,
         }
         for i in rows
     ]
     held = unlocked(request, cur)
     suggestions = []
     if held is not None:  # senders are sealed: grouped only in an unlocked session, in memory
+        with transaction(rt.engine) as s:  # notes from before they were sealed: sealed now
+            reader = NoteReader(s, held.recipient_id, held.identity)
+            sealed_now = seal_legacy(s, reader, rt.household_id)
+        if sealed_now:
+            scrub(rt.engine)
         with Session(rt.engine) as s:
             groups = new_sender_groups(s, rt.household_id, held)
         suggestions = [{"count": len(g.item_ids), "item_id": g.item_ids[0]} for g in groups]
@@ -92,7 +97,7 @@ def unlock_form(request: Request, cur: ReviewerDep) -> Response:
 def unlock(request: Request, cur: ReviewerDep, passphrase: Annotated[str, Form()]) -> Response:
     rt = rt_of(request)
     with transaction(rt.engine) as s:
-        found = identity_for(s, cur, passphrase)
+        found = identity_for(s, request, cur, passphrase)
         if found is not None:
             user, identity = found
             keyring_of(request).put(cur.key, user.recipient_id, identity)

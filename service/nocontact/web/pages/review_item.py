@@ -6,20 +6,21 @@ it); a failure leaves the item held and says so calmly.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
+from sqlmodel import Session
 from starlette.responses import RedirectResponse, Response
 
 from nocontact.channels.release import release
 from nocontact.db import transaction
 from nocontact.errors import ChannelError
-from nocontact.models import ReviewNote, VaultItem, utcnow
+from nocontact.models import ReviewNote, VaultItem
 from nocontact.vault import ledger
+from nocontact.vault.notes import NoteReader, NoteText, write_note
 from nocontact.web import notify
-from nocontact.web.access import read_item, unlocked
+from nocontact.web.access import read_item, sealed_to, unlocked
 from nocontact.web.deps import ReviewerDep, render, rt_of
 from nocontact.web.pages.review import TAG_WORDS, TAGS
 from nocontact.web.plain import CHANNEL, when
@@ -41,25 +42,21 @@ def _item_page(
     released: bool = False,
     notice: str = "",
 ) -> Response:
-    it, raw, meta = read_item(request, cur, item_id)
+    it, raw, meta = read_item(request, cur, item_id, "item_opened")
     shown = show(it.channel, raw, meta, rt_of(request).config.limits.read())
     rt = rt_of(request)
-    first_look = not (error or saved or released or notice)
     with transaction(rt.engine) as s:
         note = s.get(ReviewNote, item_id)
+        text = _read(request, cur, s, it, note)
         why = reviewer_context(s, rt.household_id, it, meta)
-        if first_look:
-            ledger.append(
-                s, rt.household_id, "item_opened", item=item_id, user=cur.user.id, role="reviewer"
-            )
     return render(
         request,
         "item.html",
         cur,
         item=it,
         shown=shown,
-        note=note,
-        tags=json.loads(note.tags) if note else [],
+        note=text,
+        tags=text.tags if text else (),
         all_tags=TAGS,
         words=TAG_WORDS,
         when=when(it.received_at, rt.config.household.timezone),
@@ -72,6 +69,16 @@ def _item_page(
         notice=notice,
         **why,
     )
+
+
+def _read(
+    request: Request, cur: ReviewerDep, s: Session, it: VaultItem, note: ReviewNote | None
+) -> NoteText | None:
+    """The note on this item, opened with the reviewer's key (the page checked it is held)."""
+    held = unlocked(request, cur)
+    if note is None or held is None:
+        return None
+    return NoteReader(s, held.recipient_id, held.identity).read(it, note)
 
 
 @router.get("/review/items/{item_id}")
@@ -92,19 +99,22 @@ def note(
     rt = rt_of(request)
     chosen = [t for t in TAGS if t in (tags or [])]
     summary = summary.strip()[:2000]
-    if unlocked(request, cur) is None:
+    held = unlocked(request, cur)
+    if held is None:
         return RedirectResponse("/review/unlock", status_code=303)
-    read_item(request, cur, item_id)  # only items sealed to this reviewer
+    sealed_to(request, cur, item_id)  # only items sealed to this reviewer
     with transaction(rt.engine) as s:
+        it = s.get(VaultItem, item_id)
+        assert it is not None
+        reader = NoteReader(s, held.recipient_id, held.identity)
         existing = s.get(ReviewNote, item_id)
-        was_urgent = existing is not None and "urgent" in json.loads(existing.tags)
+        before = reader.read(it, existing) if existing is not None else None
+        was_urgent = before is not None and "urgent" in before.tags
+        # sealed with the item's own secret: the words and tags are not in the database
         n = existing or ReviewNote(item_id=item_id)
-        n.tags, n.summary = json.dumps(chosen), summary
-        n.reviewer_id, n.updated_at = cur.user.id, utcnow()
-        s.add(n)
-        ledger.append(
-            s, rt.household_id, "review_note", item=item_id, user=cur.user.id, tags=chosen
-        )
+        s.add(write_note(n, reader.secret(it), chosen, summary, cur.user.id))
+        # ids only: the tags are the note's words, sealed with it
+        ledger.append(s, rt.household_id, "review_note", item=item_id, user=cur.user.id)
     if "urgent" in chosen and not was_urgent:
         notify.urgent_notice(rt)
     return _item_page(request, cur, item_id, saved=True)
@@ -116,7 +126,7 @@ def release_item(request: Request, cur: ReviewerDep, item_id: int) -> Response:
     rt = rt_of(request)
     if unlocked(request, cur) is None:
         return RedirectResponse("/review/unlock", status_code=303)
-    it, raw, meta = read_item(request, cur, item_id)
+    it, raw, meta = read_item(request, cur, item_id, "release_read")
     if it.action != "review" or it.delivery == "released":
         return _item_page(request, cur, item_id, error="This message cannot be let through.")
     try:

@@ -64,7 +64,7 @@ def unlock_form(request: Request, cur: OwnerDep) -> Response:
 def unlock(request: Request, cur: OwnerDep, passphrase: Annotated[str, Form()]) -> Response:
     rt = rt_of(request)
     with transaction(rt.engine) as s:
-        found = identity_for(s, cur, passphrase)
+        found = identity_for(s, request, cur, passphrase)
         if found is None:
             ledger.append(s, rt.household_id, "vault_unlock_failed", user=cur.user.id)
         else:

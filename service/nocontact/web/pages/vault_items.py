@@ -6,15 +6,13 @@ cool-down has passed; each view is a ledger entry.
 
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter, Depends, Request
 from sqlmodel import Session, col, select
 from starlette.responses import RedirectResponse, Response
 
 from nocontact.db import transaction
 from nocontact.models import ReviewNote, VaultItem
-from nocontact.vault import ledger
+from nocontact.vault.notes import NoteReader, scrub, seal_legacy
 from nocontact.web.access import read_item, record, unlocked
 from nocontact.web.deps import OwnerDep, render, rt_of
 from nocontact.web.plain import CHANNEL, when
@@ -30,16 +28,24 @@ def _to(path: str) -> Response:
 
 @router.get("/vault/items")
 def items(request: Request, cur: OwnerDep) -> Response:
-    if unlocked(request, cur) is None:
+    held = unlocked(request, cur)
+    if held is None:
         return _to("/vault")
     rt = rt_of(request)
+    with transaction(rt.engine) as s:
+        # notes from before they were sealed: sealed now that her key is at hand
+        sealed_now = seal_legacy(
+            s, NoteReader(s, held.recipient_id, held.identity), rt.household_id
+        )
+    if sealed_now:
+        scrub(rt.engine)
     with Session(rt.engine) as s:
         rows = s.exec(
             select(VaultItem)
             .where(VaultItem.household_id == rt.household_id)
             .order_by(col(VaultItem.received_at).desc())
         ).all()
-        noted = {n.item_id for n in s.exec(select(ReviewNote)).all()}
+        noted = set(s.exec(select(ReviewNote.item_id)).all())
         listed = [
             {
                 "id": i.id,
@@ -57,22 +63,20 @@ def items(request: Request, cur: OwnerDep) -> Response:
 
 @router.get("/vault/items/{item_id}")
 def item(request: Request, cur: OwnerDep, item_id: int) -> Response:
-    if unlocked(request, cur) is None:
+    held = unlocked(request, cur)
+    if held is None:
         return _to("/vault")
-    it, raw, meta = read_item(request, cur, item_id)
+    it, raw, meta = read_item(request, cur, item_id, "item_opened")
     shown = show(it.channel, raw, meta, rt_of(request).config.limits.read())
     rt = rt_of(request)
     with transaction(rt.engine) as s:
         row = s.get(VaultItem, item_id)
         assert row is not None
-        note = s.get(ReviewNote, item_id)
+        found = s.get(ReviewNote, item_id)
+        note = NoteReader(s, held.recipient_id, held.identity).read(row, found) if found else None
         if row.status != "opened":
             row.status = "opened"
             s.add(row)
-        ledger.append(
-            s, rt.household_id, "item_opened", item=item_id, user=cur.user.id, role="owner"
-        )
-    tags = json.loads(note.tags) if note else []
     return render(
         request,
         "item.html",
@@ -80,7 +84,7 @@ def item(request: Request, cur: OwnerDep, item_id: int) -> Response:
         item=it,
         shown=shown,
         note=note,
-        tags=tags,
+        tags=note.tags if note else (),
         when=when(it.received_at, rt.config.household.timezone),
         channel=CHANNEL.get(it.channel, it.channel),
         back="/vault/items",
