@@ -55,7 +55,7 @@ def reviewer(site: Site) -> str:
         sam = add_user(s, site.rt.household_id, "sam", "reviewer", REVIEWER_PASSPHRASE)
         owner = s.exec(select(User).where(User.name == "owner")).one()
         s.add(NotifyPrefs(user_id=sam.id or 0, email="sam@example.org", digest="hourly"))
-        s.add(NotifyPrefs(user_id=owner.id or 0, email="me@example.org", urgent=True))
+        s.merge(NotifyPrefs(user_id=owner.id or 0, email="me@example.org", urgent=True))
     return "sam"
 
 
