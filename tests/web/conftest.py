@@ -15,10 +15,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Locator, Page
 from sqlmodel import select
 
+from nocontact.config import NotifyConfig
 from nocontact.db import transaction
 from nocontact.intake import InboundMessage, Intake, IntakeResult
 from nocontact.matching.facts import facts_from_email
@@ -122,6 +124,29 @@ def _restore_config(request: pytest.FixtureRequest) -> Iterator[None]:
     with transaction(site.rt.engine) as s:
         for row in s.exec(select(LoginThrottle)).all():
             s.delete(row)
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.mails: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.mails.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(site: Site) -> Iterator[Inbox]:
+    """A real SMTP server on loopback that keeps the notices the site sends."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    site.rt.config = site.rt.config.model_copy(
+        update={"notify": NotifyConfig(smtp_url=f"smtp://127.0.0.1:{port}")}
+    )
+    yield inbox
+    controller.stop()
 
 
 @pytest.fixture

@@ -21,43 +21,17 @@ from typing import Any
 
 import httpx
 import pyotp
-import pytest
-from aiosmtpd.controller import Controller
 from sqlmodel import Session, col, select
 
-from nocontact.config import NotifyConfig
 from nocontact.db import transaction
 from nocontact.models import LedgerEntry, User
 from nocontact.users import add_user, find_user
 from nocontact.web import totp
 from nocontact.web.models import NotifyPrefs, WebSession
 from tests.conftest import PASSPHRASE
-from tests.servers.ports import free_port
-from tests.web.conftest import Site, csrf_of, http_login
+from tests.web.conftest import Inbox, Site, csrf_of, http_login
 
 STRANGER = "127.0.0.2"  # another address on loopback: the same server, a different client
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox(site: Site) -> Iterator[Inbox]:
-    box = Inbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    site.rt.config = site.rt.config.model_copy(
-        update={"notify": NotifyConfig(smtp_url=f"smtp://127.0.0.1:{port}")}
-    )
-    yield box
-    controller.stop()
 
 
 def _entries(site: Site, kind: str, since: int = 0) -> list[dict[str, Any]]:
@@ -116,7 +90,7 @@ def _start_totp(client: httpx.Client) -> tuple[str, str]:
     return found.group(1), csrf_of(page.text)
 
 
-def test_a_session_alone_cannot_take_over_the_second_factor(site: Site, inbox: Inbox) -> None:
+def test_a_session_alone_cannot_take_over_the_second_factor(site: Site, smtp: Inbox) -> None:
     with transaction(site.rt.engine) as s:
         owner = find_user(s, site.rt.household_id, "owner")
         assert owner is not None and owner.id is not None
@@ -165,8 +139,8 @@ def test_a_session_alone_cannot_take_over_the_second_factor(site: Site, inbox: I
         activity = her.get("/activity").text
         assert "switched on codes from a phone" in activity
         assert activity.count("A wrong passphrase was given for you") == 3
-        assert len(inbox.mails) == 1
-        rcpt, raw = inbox.mails[0]
+        assert len(smtp.mails) == 1
+        rcpt, raw = smtp.mails[0]
         mail = message_from_bytes(raw)
         assert rcpt == ["her@example.org"] and "No Contact" not in raw.decode()
         assert mail["Subject"] == "A sign-in setting was changed"

@@ -4,49 +4,31 @@ urgent notices (to a real aiosmtpd on loopback), and revocation on the next requ
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Browser, Page, expect
 from sqlmodel import Session, select
 
-from nocontact.config import NotifyConfig
 from nocontact.db import transaction
 from nocontact.models import LedgerEntry, ReviewNote, User
 from nocontact.users import add_user
 from nocontact.web.models import NotifyPrefs
 from nocontact.web.notify import digest_job
 from tests.conftest import PASSPHRASE
-from tests.servers.ports import free_port
-from tests.web.conftest import REVIEWER_PASSPHRASE, Site, csrf_of, http_login, login, press, shoot
+from tests.web.conftest import (
+    REVIEWER_PASSPHRASE,
+    Inbox,
+    Site,
+    csrf_of,
+    http_login,
+    login,
+    press,
+    shoot,
+)
 
 SENDER = "jordan@example.net"
 SUBJECT = "You will regret this"
 BODY = "Words the reviewer reads so the owner does not have to"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.mails: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.mails.append((list(envelope.rcpt_tos), bytes(envelope.original_content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(site: Site) -> Iterator[Inbox]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    site.rt.config = site.rt.config.model_copy(
-        update={"notify": NotifyConfig(smtp_url=f"smtp://127.0.0.1:{port}")}
-    )
-    yield inbox
-    controller.stop()
 
 
 @pytest.fixture(scope="session")
